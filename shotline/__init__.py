@@ -1,0 +1,1 @@
+"""Shotline: an AI film production line you talk to."""

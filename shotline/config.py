@@ -1,0 +1,70 @@
+"""Settings from the environment (prefix SHOTLINE_) or a `.env` file.
+
+Provider keys keep their providers' conventional names and are `SecretStr`, so printing or
+dumping settings never shows them.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SHOTLINE_", env_file=".env", env_ignore_empty=True, extra="ignore"
+    )
+
+    home: Path = Field(default=Path("~/.shotline"), description="projects, takes, bible, checkpoints")
+    llm: str = Field(default="none", description="'provider:model', or 'none' for offline")
+    llm_base_url: str | None = None
+    budget_usd: float = Field(default=0.0, ge=0.0, description="approved spend per run")
+    api_tokens: SecretStr | None = None
+    concurrency: int = Field(default=2, ge=1, description="takes rendered at once")
+
+    ark_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("ARK_API_KEY"))
+    kling_access_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("KLING_ACCESS_KEY")
+    )
+    kling_secret_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("KLING_SECRET_KEY")
+    )
+    minimax_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("MINIMAX_API_KEY"))
+    runwayml_api_secret: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("RUNWAYML_API_SECRET")
+    )
+    openai_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("OPENAI_API_KEY"))
+    gemini_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("GEMINI_API_KEY"))
+    dashscope_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("DASHSCOPE_API_KEY")
+    )
+    fal_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("FAL_KEY"))
+    comfyui_url: str | None = Field(default=None, validation_alias=AliasChoices("COMFYUI_URL"))
+
+    @property
+    def root(self) -> Path:
+        return self.home.expanduser()
+
+    @property
+    def projects_dir(self) -> Path:
+        return self.root / "projects"
+
+    @property
+    def takes_dir(self) -> Path:
+        return self.root / "takes"
+
+    @property
+    def bible_dir(self) -> Path:
+        return self.root / "bible"
+
+    @property
+    def checkpoints_path(self) -> Path:
+        return self.root / "checkpoints.sqlite"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,167 @@
+"""The domain models that flow down the line: script -> breakdown -> bible -> storyboard -> takes -> cut.
+
+Every agent and tool speaks these types at its boundary. Media never lives in these models:
+takes point at files by relative path and content hash.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Ratio = Literal["16:9", "9:16", "1:1"]
+RESOLUTIONS: dict[str, tuple[int, int]] = {"16:9": (1280, 720), "9:16": (720, 1280), "1:1": (960, 960)}
+FPS = 24
+
+Framing = Literal["establishing", "wide", "medium", "two-shot", "close-up", "insert"]
+Camera = Literal["static", "push-in", "pull-out", "pan-left", "pan-right", "tilt-up"]
+Interior = Literal["INT", "EXT", "INT/EXT"]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- script ------------------------------------------------------------------------------
+
+
+class Beat(Model):
+    """One unit of a scene as written: an action paragraph or one speech."""
+
+    kind: Literal["action", "dialogue"]
+    text: str
+    line: int = Field(description="1-based line in script.fountain where the beat starts")
+    character: str | None = Field(default=None, description="character id of the speaker")
+    parenthetical: str | None = None
+    extension: str | None = Field(default=None, description="V.O., O.S., CONT'D ...")
+
+
+class Scene(Model):
+    id: str = Field(description="'sc1', 'sc2' ... in script order")
+    number: int
+    heading: str
+    location: str = Field(description="location id")
+    interior: Interior
+    time_of_day: str = Field(description="as written, upper case: DAY, NIGHT, 夜 ...")
+    night: bool
+    line: int
+    characters: list[str] = Field(default_factory=list, description="character ids, first seen order")
+    beats: list[Beat] = Field(default_factory=list)
+
+
+# --- bible -------------------------------------------------------------------------------
+
+
+class Character(Model):
+    id: str = Field(description="stable slug, e.g. 'mei'")
+    name: str = Field(description="name as the script writes it, e.g. 'MEI'")
+    description: str = Field(description="canonical description, the words used in every prompt")
+    attributes: dict[str, str] = Field(
+        default_factory=dict,
+        description="attribute -> value: age, hair, clothing, colour, marks, props ...",
+    )
+    color: str = Field(description="stable display colour '#rrggbb' for animatics and UI")
+    line: int | None = Field(default=None, description="script line where the character is introduced")
+    version: int = 1
+
+
+class Location(Model):
+    id: str
+    name: str = Field(description="as in the scene heading, e.g. 'RAINY ALLEY'")
+    interior: Interior
+    description: str
+    attributes: dict[str, str] = Field(default_factory=dict)
+    color: str = Field(description="backdrop colour '#rrggbb' for the animatic")
+    line: int | None = None
+    version: int = 1
+
+
+class Breakdown(Model):
+    title: str
+    style: str = ""
+    language: str = Field(default="en", description="'en', 'zh', 'fr' ... detected from the text")
+    scenes: list[Scene]
+    characters: list[Character]
+    locations: list[Location]
+
+    def character(self, cid: str) -> Character:
+        return next(c for c in self.characters if c.id == cid)
+
+    def location(self, lid: str) -> Location:
+        return next(loc for loc in self.locations if loc.id == lid)
+
+
+# --- storyboard --------------------------------------------------------------------------
+
+
+class DialogueLine(Model):
+    character: str = Field(description="character id")
+    text: str
+    parenthetical: str | None = None
+    line: int
+
+
+class Shot(Model):
+    id: str = Field(description="stable shot id, '001' ...; survives reorders")
+    number: int = Field(description="position in the film, 1-based")
+    scene: str = Field(description="scene id")
+    framing: Framing
+    camera: Camera
+    duration_s: float = Field(ge=2.0, le=10.0)
+    characters: list[str] = Field(default_factory=list, description="character ids in frame")
+    location: str = Field(description="location id")
+    action: str = ""
+    dialogue: list[DialogueLine] = Field(default_factory=list)
+    subject: str | None = Field(default=None, description="who or what the shot singles out")
+    positions: dict[str, float] = Field(
+        default_factory=dict,
+        description="character id -> horizontal screen position 0..1, fixed within a scene",
+    )
+    lines: list[int] = Field(default_factory=list, description="script lines this shot covers")
+    prompt: str = ""
+
+
+class Storyboard(Model):
+    ratio: Ratio = "16:9"
+    style: str = ""
+    shots: list[Shot]
+
+    @property
+    def duration_s(self) -> float:
+        return round(sum(s.duration_s for s in self.shots), 3)
+
+
+class Conflict(Model):
+    """A shot's own text contradicts the bible; found before any money is spent."""
+
+    shot_id: str
+    subject: str = Field(description="character or location name")
+    attribute: str
+    bible_value: str
+    shot_value: str
+    line: int | None = None
+    message: str
+
+
+# --- takes and cut -----------------------------------------------------------------------
+
+
+class Take(Model):
+    shot_id: str
+    render_key: str
+    model: str
+    path: str = Field(description="absolute path of the take file in the take store")
+    sha256: str
+    duration_s: float
+    width: int
+    height: int
+    cost_usd: float = 0.0
+    cache_hit: bool = False
+    seconds: float = Field(default=0.0, description="wall time spent producing it")
+
+
+class Cut(Model):
+    shots: list[str] = Field(description="shot ids in cut order")
+    duration_s: float
+    files: dict[str, str] = Field(default_factory=dict, description="deliverable name -> path")

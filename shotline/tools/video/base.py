@@ -1,0 +1,138 @@
+"""The one protocol every video model implements: submit, poll, fetch, and a card.
+
+A wrapper is a thin translation of its provider's API. Policy (routing, retries, budget,
+caching) lives in `tools/render.py` and `tools/routing.py`, never here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shotline.memory.models import FPS, Camera, Framing, Ratio
+
+
+class Figure(BaseModel):
+    """A character as the animatic draws it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str
+    color: str = Field(description="'#rrggbb' from the bible")
+    x: float = Field(ge=0.0, le=1.0, description="horizontal screen position, kept within a scene")
+    speaking: bool = False
+
+
+class Caption(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    speaker: str
+    text: str
+    start_s: float
+    end_s: float
+
+
+class ShotVisual(BaseModel):
+    """What a storyboard frame shows; the animatic renders exactly this."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    shot_id: str
+    framing: Framing
+    camera: Camera
+    location: str
+    backdrop: str = Field(description="'#rrggbb' set colour")
+    night: bool = False
+    interior: bool = True
+    figures: tuple[Figure, ...] = ()
+    captions: tuple[Caption, ...] = ()
+    subject: str | None = Field(default=None, description="the object of an insert shot")
+
+
+class RenderRequest(BaseModel):
+    """A canonical request for one take. Its hash (per provider) is the render key."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    shot_id: str
+    model: str = Field(description="provider name, e.g. 'animatic', 'kling'")
+    prompt: str
+    duration_s: float
+    ratio: Ratio
+    width: int
+    height: int
+    fps: int = FPS
+    seed: int | None = None
+    reference_sha256s: tuple[str, ...] = ()
+    first_frame_sha256: str | None = None
+    last_frame_sha256: str | None = None
+    visual: ShotVisual | None = Field(default=None, description="used by the animatic only")
+
+
+TaskState = Literal["queued", "running", "succeeded", "failed"]
+
+
+class TaskStatus(BaseModel):
+    """A provider's task status, normalised."""
+
+    task_id: str
+    state: TaskState
+    progress: float | None = None
+    url: str | None = None
+    error: str | None = None
+
+
+class ModelCard(BaseModel):
+    """What a model can do and what it costs; read by routing and the cost estimate."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str
+    display_name: str
+    local: bool = False
+    durations_s: tuple[float, float] = Field(description="inclusive (min, max) clip length")
+    ratios: tuple[Ratio, ...] = ("16:9", "9:16", "1:1")
+    text_to_video: bool = True
+    image_to_video: bool = False
+    first_last_frame: bool = False
+    reference_images: int = 0
+    native_audio: bool = False
+    seed: bool = False
+    usd_per_second: float = 0.0
+    usd_per_clip: float = 0.0
+    price_source: str = ""
+    price_date: str = ""
+
+    def cost(self, duration_s: float) -> float:
+        return round(self.usd_per_clip + self.usd_per_second * duration_s, 4)
+
+
+@runtime_checkable
+class VideoModel(Protocol):
+    """Submit a job, poll it, fetch its file. Implementations hold no policy."""
+
+    card: ModelCard
+
+    def key_payload(self, request: RenderRequest) -> dict[str, Any]:
+        """The part of the request that determines the output; hashed into the render key."""
+        ...
+
+    async def submit(self, request: RenderRequest) -> str:
+        """Start a task; returns the provider's task id."""
+        ...
+
+    async def poll(self, task_id: str) -> TaskStatus: ...
+
+    async def fetch(self, task_id: str, dest: Path) -> Path:
+        """Write the finished take to `dest` and return it."""
+        ...
+
+
+def generic_key_payload(request: RenderRequest) -> dict[str, Any]:
+    """What a hosted model sees: everything but the animatic's drawing instructions."""
+    return request.model_dump(mode="json", exclude={"visual", "shot_id"})
+
+
+def render_key(payload: dict[str, Any]) -> str:
+    """sha256 of the canonical JSON of what the provider receives."""
+    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
