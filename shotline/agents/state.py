@@ -1,0 +1,34 @@
+"""The graph's state: one project, keyed by its id as the checkpointer's thread_id.
+
+Each agent writes only its own keys. Media stays out of state: takes point at files by path and hash.
+"""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+from shotline.memory.models import Breakdown, Conflict, Cut, Ratio, Storyboard, Take
+
+
+class Order(TypedDict):
+    """What the person asked for: the director reads it and routes."""
+
+    source_name: str
+    source_text: str
+    ratio: Ratio
+    provider: str
+    out_dir: str
+    budget_usd: float
+    approved: bool
+
+
+class LineState(TypedDict, total=False):
+    project_id: str
+    order: Order  # director
+    script: str  # screenwriter
+    breakdown: Breakdown  # screenwriter
+    storyboard: Storyboard  # screenwriter, then continuity (prompts)
+    conflicts: list[Conflict]  # continuity
+    takes: dict[str, Take]  # render
+    estimate_usd: float  # render
+    cut: Cut  # editor

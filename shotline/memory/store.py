@@ -1,0 +1,112 @@
+"""What the line keeps on disk: content-addressed takes, the cost ledger, the graph checkpointer.
+
+Every write lands atomically (temp file, then `os.replace`), so a killed process leaves either the
+whole file or nothing, and a rerun finds every take that finished.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from langgraph.checkpoint.sqlite import SqliteSaver
+
+from shotline.memory.models import Take
+
+
+def atomic_write(path: Path, data: bytes | str) -> Path:
+    """Write `data` to `path` so that readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    blob = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(blob)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_json(path: Path, obj: object) -> Path:
+    return atomic_write(path, json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
+
+
+class TakeStore:
+    """Takes by render key: `<root>/<k[:2]>/<k>.mp4` plus its record `<k>.json`."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    def media_path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.mp4"
+
+    def _record_path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.json"
+
+    def scratch(self, key: str) -> Path:
+        """Where a take downloads before it is checked and lands."""
+        path = self.root / "tmp" / f"{key}.{os.getpid()}.mp4"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def get(self, key: str) -> Take | None:
+        media, record = self.media_path(key), self._record_path(key)
+        if not (media.exists() and record.exists()):
+            return None
+        return Take.model_validate_json(record.read_text("utf-8"))
+
+    def put(self, file: Path, take: Take) -> Take:
+        """Move a checked file into the store, then write its record (the record marks it done)."""
+        media = self.media_path(take.render_key)
+        media.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(file, media)
+        take = take.model_copy(update={"path": str(media)})
+        atomic_write(self._record_path(take.render_key), take.model_dump_json(indent=2))
+        return take
+
+
+class Ledger:
+    """Every charge, per project and shot; the budget is checked against it."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        with self._connect() as db:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS charges (ts REAL, project_id TEXT, shot_id TEXT, "
+                "render_key TEXT, model TEXT, cost_usd REAL, note TEXT)"
+            )
+
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.path, timeout=30)
+
+    def record(self, *, project_id: str, shot_id: str, render_key: str, model: str, cost_usd: float, note: str = "") -> None:
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO charges VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (time.time(), project_id, shot_id, render_key, model, cost_usd, note),
+            )
+
+    def spent(self, project_id: str) -> float:
+        with self._connect() as db:
+            row = db.execute("SELECT COALESCE(SUM(cost_usd), 0) FROM charges WHERE project_id = ?", (project_id,)).fetchone()
+        return float(row[0])
+
+
+@contextmanager
+def checkpointer(path: Path) -> Iterator[SqliteSaver]:
+    """The SQLite checkpointer: a project's graph state, keyed by its id as thread_id."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with SqliteSaver.from_conn_string(str(path)) as saver:
+        yield saver

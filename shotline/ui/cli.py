@@ -1,0 +1,201 @@
+"""The `shotline` command. Exit code 0 on success, 2 on bad input with a one-line reason."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from shotline.config import Settings
+from shotline.errors import BudgetExceeded, InputError, NotBuiltError, ShotlineError, UnknownProviderError
+from shotline.tools.video import PROVIDERS
+
+app = typer.Typer(
+    name="shotline",
+    help="Shotline: an AI film production line. Screenplay or brief in, consistent short film out.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "last_delivery.fountain"
+STAGES = ("director", "screenwriter", "continuity", "render", "editor")
+BAD_INPUT = (InputError, UnknownProviderError, NotBuiltError, BudgetExceeded)
+
+
+class LineProgress:
+    """A bar per stage and a bar per shot, fed by the graph's custom stream events."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.p = progress
+        self.stages = progress.add_task("line", total=len(STAGES), stage="starting")
+        self.shots: dict[str, TaskID] = {}
+        self.render_task: TaskID | None = None
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        stage, status = event.get("stage", ""), event.get("status", "")
+        if stage == "render" and "shot_id" in event:
+            self._shot(event["shot_id"], status)
+            return
+        if stage == "render" and status == "running":
+            self.render_task = self.p.add_task("shots", total=event.get("total", 0), stage="render")
+        if status in {"done", "finished"} and stage in STAGES:
+            self.p.advance(self.stages)
+            if event.get("message"):
+                self.p.console.print(f"[green]✓[/] {stage}: {event['message']}")
+        self.p.update(self.stages, stage=stage)
+
+    def _shot(self, shot_id: str, status: str) -> None:
+        if shot_id not in self.shots:
+            self.shots[shot_id] = self.p.add_task(f"shot {shot_id}", total=1, stage="queued")
+        task = self.shots[shot_id]
+        self.p.update(task, stage=status)
+        if status in {"done", "cached"}:
+            self.p.update(task, completed=1, visible=False)
+            if self.render_task is not None:
+                self.p.advance(self.render_task)
+        if status == "failed":
+            self.p.console.print(f"[red]✗[/] shot {shot_id} failed")
+
+
+def _run(
+    source: Path,
+    out: Path,
+    *,
+    ratio: str,
+    provider: str,
+    budget: float | None,
+    yes: bool,
+    project_id: str | None = None,
+) -> None:
+    from shotline.ui.session import make_film
+
+    settings = Settings()
+    started = time.monotonic()
+    columns = (
+        TextColumn("[bold]{task.description:<10}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[stage]}"),
+        TimeElapsedColumn(),
+    )
+    try:
+        with Progress(*columns, console=console, transient=True) as progress:
+            state = make_film(
+                source,
+                out_dir=out,
+                settings=settings,
+                ratio=ratio,  # type: ignore[arg-type]
+                provider=provider,
+                budget_usd=budget,
+                approved=yes,
+                project_id=project_id,
+                on_event=LineProgress(progress),
+                ask_approval=lambda req: _ask(progress, req),
+            )
+    except BAD_INPUT as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    except ShotlineError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from None
+    takes = state.get("takes", {})
+    rendered = sum(1 for t in takes.values() if not t.cache_hit)
+    console.print(
+        f"[bold green]Done[/] in {time.monotonic() - started:.1f} s: {len(takes)} shots "
+        f"({rendered} rendered, {len(takes) - rendered} from cache), "
+        f"{state['cut'].duration_s:.1f} s film -> {out / 'final.mp4'}"
+    )
+
+
+def _ask(progress: Progress, request: dict[str, Any]) -> bool:
+    progress.stop()
+    if not sys.stdin.isatty():
+        console.print(
+            f"[yellow]approval needed:[/] ${request['estimate_usd']:.2f} for {request['shots']} shots on "
+            f"{request['provider']}; rerun with --yes to approve"
+        )
+        return False
+    answer = typer.confirm(f"Render {request['shots']} shots on {request['provider']} for ${request['estimate_usd']:.2f}?")
+    progress.start()
+    return answer
+
+
+RatioOpt = Annotated[str, typer.Option("--ratio", help="16:9, 9:16 or 1:1")]
+
+
+def _check_ratio(ratio: str) -> Literal["16:9", "9:16", "1:1"]:
+    if ratio not in {"16:9", "9:16", "1:1"}:
+        console.print(f"[red]error:[/] ratio {ratio!r} is not one of 16:9, 9:16, 1:1")
+        raise typer.Exit(2)
+    return ratio  # type: ignore[return-value]
+
+
+@app.command()
+def demo(out: Annotated[Path, typer.Option("--out", help="output folder")] = Path("out/demo")) -> None:
+    """Make the bundled sample film offline, with no key and no network."""
+    _run(SAMPLE, out, ratio="16:9", provider="animatic", budget=None, yes=True, project_id="demo")
+
+
+@app.command()
+def make(
+    input: Annotated[Path, typer.Argument(help="a .fountain screenplay or a .txt/.md brief")],
+    out: Annotated[Path | None, typer.Option("--out", help="output folder (default out/<name>)")] = None,
+    ratio: RatioOpt = "16:9",
+    provider: Annotated[str, typer.Option("--provider", help="video model: " + ", ".join(PROVIDERS))] = "animatic",
+    budget: Annotated[float | None, typer.Option("--budget", help="most this run may spend, in USD")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="approve the cost estimate without asking")] = False,
+) -> None:
+    """Make a film from a screenplay or a brief."""
+    _run(input, out or Path("out") / input.stem, ratio=_check_ratio(ratio), provider=provider, budget=budget, yes=yes)
+
+
+@app.command()
+def providers() -> None:
+    """List the video models and whether each can be used here."""
+    from shotline.tools.video import get_model
+
+    for name in PROVIDERS:
+        try:
+            card = get_model(name).card
+            typer.echo(f"{name:<10} available  {card.display_name}, ${card.usd_per_second:.3f}/s ({card.price_source})")
+        except NotBuiltError:
+            typer.echo(f"{name:<10} not built yet")
+
+
+def _not_built(what: str) -> None:
+    console.print(f"[red]error:[/] {what} is not built yet; use `shotline make` or `shotline demo`")
+    raise typer.Exit(2)
+
+
+@app.command()
+def chat(project: Annotated[str | None, typer.Option("--project")] = None) -> None:
+    """Talk to the director about a project (not built yet)."""
+    _not_built("chat")
+
+
+@app.command()
+def ui() -> None:
+    """Open the Gradio studio (not built yet)."""
+    _not_built("the Gradio UI")
+
+
+@app.command()
+def serve() -> None:
+    """Serve the HTTP API for bots (not built yet)."""
+    _not_built("the HTTP API")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    logging.basicConfig(level=logging.WARNING)
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
