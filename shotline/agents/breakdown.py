@@ -19,9 +19,7 @@ _HEADING = re.compile(
     re.IGNORECASE,
 )
 _TIME_SPLIT = re.compile(r"\s+[-–—]+\s*|\s*[-–—]+\s+")
-_NIGHT = re.compile(
-    r"\b(NIGHT|MIDNIGHT|EVENING|DUSK|NUIT|SOIR|NOCHE)\b|夜|晚|黄昏|凌晨", re.IGNORECASE
-)
+_NIGHT = re.compile(r"\b(NIGHT|MIDNIGHT|EVENING|DUSK|NUIT|SOIR|NOCHE)\b|夜|晚|黄昏|凌晨", re.IGNORECASE)
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _SENTENCE = re.compile(r"(?<=[.!?。！？])\s*")
 _SEGMENT = re.compile(r"[,，;；]")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from shotline.memory.models import (
+    FPS,
     Beat,
     Breakdown,
     Camera,
@@ -39,9 +40,13 @@ _MOVE = re.compile(
 _HANDLE = re.compile(
     r"\b(?:grabs?|picks? up|holds? up|opens?|pulls? out|takes? out|reveals?|drops?|slides?|hands? over|"
     r"snatches|unfolds?|lifts?|saisit|ouvre|prend)\s+(?P<obj>(?:the|a|an|her|his|their|its|le|la|les|un|une)\s+"
-    r"(?:[\w'-]+\s+){0,3}?[\w'-]+)",
+    r"[\w'-]+(?:\s+[\w'-]+){0,4})",
     re.IGNORECASE,
 )
+_OBJECT_ENDS = {
+    "from", "into", "to", "on", "at", "with", "and", "off", "out", "in", "onto", "over", "under",
+    "toward", "towards", "across", "then", "as", "while", "of", "for", "de", "sur", "dans", "et",
+}  # fmt: skip
 _HANDLE_ZH = re.compile(r"(?:拿起|抓起|打开|掏出|举起|递过|握住)(?P<obj>[\u4e00-\u9fff]{1,6})")
 _PROP_CAPS = re.compile(r"\b[A-Z][A-Z'-]{2,}\b")
 _PRONOUN = re.compile(r"\b(she|he|her|his|him|elle|il)\b|她|他", re.IGNORECASE)
@@ -49,7 +54,9 @@ _STOP_CAPS = {"INT", "EXT", "EST", "CONT'D", "V.O", "O.S", "POV", "CU", "OK", "T
 
 
 def clamp(seconds: float) -> float:
-    return round(min(MAX_S, max(MIN_S, seconds)), 2)
+    """Clamp to 2-10 s and snap to whole frames, so takes, the cut and the timeline agree exactly."""
+    frames = round(min(MAX_S, max(MIN_S, seconds)) * FPS)
+    return round(frames / FPS, 4)
 
 
 def action_seconds(text: str) -> float:
@@ -78,10 +85,15 @@ def insert_subject(text: str, cast_names: list[str]) -> str | None:
     """The object an action singles out ('grabs a small brass LOCKET' -> 'small brass locket')."""
     m = _HANDLE.search(text) or _HANDLE_ZH.search(text)
     if m:
-        obj = m["obj"]
-        words = obj.split()
-        if words and words[0].lower() in {"the", "a", "an", "her", "his", "their", "its", "le", "la", "les", "un", "une"}:
-            words = words[1:]
+        words = m["obj"].split()
+        if _CJK.search(m["obj"]):
+            words = [m["obj"]]
+        else:
+            words = words[1:]  # drop the article
+            for k, word in enumerate(words):
+                if word.lower().strip(".,;") in _OBJECT_ENDS:
+                    words = words[:k]
+                    break
         subject = " ".join(words).strip(" .,;")
         if subject and not any(subject.lower() == n.lower() for n in cast_names):
             return subject.lower() if not _CJK.search(subject) else subject
@@ -122,7 +134,9 @@ class _Planner:
 
     def present_in(self, beat: Beat) -> list[str]:
         chars = [
-            cid for cid in self.scene.characters if _mentioned(beat.text, self.names[cid]) and cid in self.names
+            cid
+            for cid in self.scene.characters
+            if _mentioned(beat.text, self.names[cid]) and cid in self.names
         ]
         if not chars and self.last_subject and _PRONOUN.search(beat.text):
             chars = [self.last_subject]
@@ -176,7 +190,10 @@ class _Planner:
         groups = _runs(speeches)
         for k, group in enumerate(groups):
             who = group[0].character or ""
-            lines = [DialogueLine(character=who, text=s.text, parenthetical=s.parenthetical, line=s.line) for s in group]
+            lines = [
+                DialogueLine(character=who, text=s.text, parenthetical=s.parenthetical, line=s.line)
+                for s in group
+            ]
             seconds = sum(dialogue_seconds(s.text) for s in group)
             action = "; ".join(f"({s.parenthetical})" for s in group if s.parenthetical)
             if k == 0 and len(speakers) >= 2:

@@ -24,7 +24,7 @@ from shotline.config import Settings
 from shotline.errors import BudgetExceeded
 from shotline.memory.bible import Bible
 from shotline.memory.store import Ledger, TakeStore
-from shotline.tools.render import RenderEvent, Renderer, build_request
+from shotline.tools.render import Renderer, RenderEvent, build_request
 from shotline.tools.video import get_model
 from shotline.tools.video.base import VideoModel
 
@@ -50,7 +50,11 @@ def director(state: LineState, runtime: Runtime[Crew]) -> Command[Literal["scree
     """Reads the order and decides what happens next. Offline, a new order means: make the film."""
     order = state["order"]
     runtime.context.model(order["provider"])  # an unknown provider fails here, before any work
-    _emit("director", "done", message=f"making {order['source_name']!r} at {order['ratio']} on {order['provider']}")
+    _emit(
+        "director",
+        "done",
+        message=f"making {order['source_name']!r} at {order['ratio']} on {order['provider']}",
+    )
     return Command(goto="screenwriter")
 
 
@@ -75,7 +79,9 @@ def keep_continuity(state: LineState, runtime: Runtime[Crew]) -> dict[str, Any]:
     bible.load(breakdown)
     board = continuity.apply_prompts(state["storyboard"], breakdown)
     conflicts = continuity.check(board, breakdown)
-    _emit("continuity", "done", message=f"{len(conflicts)} conflicts with the bible", conflicts=len(conflicts))
+    _emit(
+        "continuity", "done", message=f"{len(conflicts)} conflicts with the bible", conflicts=len(conflicts)
+    )
     return {"storyboard": board, "conflicts": conflicts}
 
 

@@ -91,7 +91,9 @@ class Ledger:
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(self.path, timeout=30)
 
-    def record(self, *, project_id: str, shot_id: str, render_key: str, model: str, cost_usd: float, note: str = "") -> None:
+    def record(
+        self, *, project_id: str, shot_id: str, render_key: str, model: str, cost_usd: float, note: str = ""
+    ) -> None:
         with self._connect() as db:
             db.execute(
                 "INSERT INTO charges VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -100,7 +102,9 @@ class Ledger:
 
     def spent(self, project_id: str) -> float:
         with self._connect() as db:
-            row = db.execute("SELECT COALESCE(SUM(cost_usd), 0) FROM charges WHERE project_id = ?", (project_id,)).fetchone()
+            row = db.execute(
+                "SELECT COALESCE(SUM(cost_usd), 0) FROM charges WHERE project_id = ?", (project_id,)
+            ).fetchone()
         return float(row[0])
 
 

@@ -11,14 +11,16 @@ import glob
 import re
 import shutil
 import subprocess
+import threading
 from functools import lru_cache
 
-from PIL import ImageFont
+from PIL import Image, ImageDraw, ImageFont
 
 Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
-# Han, kana, hangul, CJK symbols/punctuation and full-width forms.
-_CJK = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef]")
+CJK_CHARS = "\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef"
+"""Han, kana, hangul, CJK symbols and punctuation, full-width forms: a regex character-class body."""
+_CJK = re.compile(f"[{CJK_CHARS}]")
 
 _CJK_PATHS = (
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
@@ -50,12 +52,12 @@ def has_cjk(text: str) -> bool:
 
 def font(size: int, text: str = "") -> Font:
     """A font of `size` pixels able to draw `text`; falls back, never raises."""
-    return _load(max(1, int(size)), has_cjk(text))
+    return _load(max(1, int(size)), has_cjk(text), threading.get_ident())
 
 
-@lru_cache(maxsize=64)
-def _load(size: int, cjk: bool) -> Font:
-    """Load (once per size and script) the best available face."""
+@lru_cache(maxsize=256)
+def _load(size: int, cjk: bool, thread: int) -> Font:
+    """Load (once per size, script and thread: a FreeType face is not thread-safe) the best face."""
     face = _cjk_face() if cjk else None
     face = face or _latin_face()
     if face is not None:
@@ -106,5 +108,12 @@ def _covers(face: tuple[str, int], sample: str) -> bool:
         probe = ImageFont.truetype(face[0], 24, index=face[1])
     except OSError:
         return False
-    missing = probe.getmask("\U000f0000").tobytes()  # private-use: always the .notdef box
-    return all(probe.getmask(ch).tobytes() != missing for ch in sample)
+    missing = _glyph(probe, "\U000f0000")  # private-use code point: drawn as the .notdef box
+    return all(_glyph(probe, ch) != missing for ch in sample)
+
+
+def _glyph(face: ImageFont.FreeTypeFont, ch: str) -> bytes:
+    """The pixels of one character, to compare glyphs."""
+    img = Image.new("L", (32, 32))
+    ImageDraw.Draw(img).text((2, 2), ch, font=face, fill=255)
+    return img.tobytes()

@@ -146,7 +146,9 @@ class Renderer:
         cached = self.store.get(key)
         if cached is not None:
             self.on_event(RenderEvent(shot_id=request.shot_id, stage="cached", model=request.model))
-            return cached.model_copy(update={"shot_id": request.shot_id, "cache_hit": True, "seconds": 0.0, "cost_usd": 0.0})
+            return cached.model_copy(
+                update={"shot_id": request.shot_id, "cache_hit": True, "seconds": 0.0, "cost_usd": 0.0}
+            )
         async with gate:
             started = time.monotonic()
             try:
@@ -160,7 +162,11 @@ class Renderer:
                 await model.fetch(task_id, scratch)
                 take = self._check(scratch, request, key, model, time.monotonic() - started)
             except ShotlineError as exc:
-                self.on_event(RenderEvent(shot_id=request.shot_id, stage="failed", model=request.model, message=str(exc)))
+                self.on_event(
+                    RenderEvent(
+                        shot_id=request.shot_id, stage="failed", model=request.model, message=str(exc)
+                    )
+                )
                 raise
             take = self.store.put(scratch, take)
             self.ledger.record(
@@ -170,7 +176,9 @@ class Renderer:
                 model=request.model,
                 cost_usd=take.cost_usd,
             )
-            self.on_event(RenderEvent(shot_id=request.shot_id, stage="done", model=request.model, progress=1.0))
+            self.on_event(
+                RenderEvent(shot_id=request.shot_id, stage="done", model=request.model, progress=1.0)
+            )
             return take
 
     def _check(self, file: Path, request: RenderRequest, key: str, model: VideoModel, seconds: float) -> Take:
@@ -179,7 +187,9 @@ class Renderer:
         tolerance = DURATION_TOLERANCE_FRAMES / request.fps + 1e-3
         if info.duration_s + tolerance < request.duration_s:
             file.unlink(missing_ok=True)
-            raise RenderError(f"take is {info.duration_s:.2f} s, shorter than the {request.duration_s:.2f} s asked")
+            raise RenderError(
+                f"take is {info.duration_s:.2f} s, shorter than the {request.duration_s:.2f} s asked"
+            )
         return Take(
             shot_id=request.shot_id,
             render_key=key,

@@ -23,7 +23,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "last_delivery.fountain"
 STAGES = ("director", "screenwriter", "continuity", "render", "editor")
 BAD_INPUT = (InputError, UnknownProviderError, NotBuiltError, BudgetExceeded)
@@ -122,7 +122,9 @@ def _ask(progress: Progress, request: dict[str, Any]) -> bool:
             f"{request['provider']}; rerun with --yes to approve"
         )
         return False
-    answer = typer.confirm(f"Render {request['shots']} shots on {request['provider']} for ${request['estimate_usd']:.2f}?")
+    answer = typer.confirm(
+        f"Render {request['shots']} shots on {request['provider']} for ${request['estimate_usd']:.2f}?"
+    )
     progress.start()
     return answer
 
@@ -148,12 +150,21 @@ def make(
     input: Annotated[Path, typer.Argument(help="a .fountain screenplay or a .txt/.md brief")],
     out: Annotated[Path | None, typer.Option("--out", help="output folder (default out/<name>)")] = None,
     ratio: RatioOpt = "16:9",
-    provider: Annotated[str, typer.Option("--provider", help="video model: " + ", ".join(PROVIDERS))] = "animatic",
+    provider: Annotated[
+        str, typer.Option("--provider", help="video model: " + ", ".join(PROVIDERS))
+    ] = "animatic",
     budget: Annotated[float | None, typer.Option("--budget", help="most this run may spend, in USD")] = None,
     yes: Annotated[bool, typer.Option("--yes", help="approve the cost estimate without asking")] = False,
 ) -> None:
     """Make a film from a screenplay or a brief."""
-    _run(input, out or Path("out") / input.stem, ratio=_check_ratio(ratio), provider=provider, budget=budget, yes=yes)
+    _run(
+        input,
+        out or Path("out") / input.stem,
+        ratio=_check_ratio(ratio),
+        provider=provider,
+        budget=budget,
+        yes=yes,
+    )
 
 
 @app.command()
@@ -164,7 +175,9 @@ def providers() -> None:
     for name in PROVIDERS:
         try:
             card = get_model(name).card
-            typer.echo(f"{name:<10} available  {card.display_name}, ${card.usd_per_second:.3f}/s ({card.price_source})")
+            typer.echo(
+                f"{name:<10} available  {card.display_name}, ${card.usd_per_second:.3f}/s ({card.price_source})"
+            )
         except NotBuiltError:
             typer.echo(f"{name:<10} not built yet")
 

@@ -10,11 +10,12 @@ from typing import Any
 
 from langgraph.types import Command
 
+from shotline.agents import screenwriter
 from shotline.agents.breakdown import slug
 from shotline.agents.graph import Crew, build_graph
 from shotline.agents.state import LineState, Order
-from shotline.agents import screenwriter
 from shotline.config import Settings
+from shotline.errors import ScriptError
 from shotline.memory.models import Ratio
 from shotline.memory.store import checkpointer
 from shotline.tools.fountain import parse
@@ -44,7 +45,10 @@ def make_film(
 ) -> LineState:
     """Screenplay or brief in, deliverables in `out_dir`. Bad input fails before anything is written."""
     text = screenwriter.read_source(source)
-    parse(screenwriter.to_script(text, name=source.stem))  # a broken script fails here, one clear line
+    try:  # a broken script fails here, in one clear line, before anything is written
+        parse(screenwriter.to_script(text, name=source.stem))
+    except ScriptError as exc:
+        raise ScriptError(f"{source}: {exc}") from exc
     get_model(provider)
     order = Order(
         source_name=source.name,

@@ -1,0 +1,151 @@
+"""The editor: turns approved takes into the cut and every deliverable in the output folder.
+
+One list of edit decisions (`tools.timeline.edit_decisions`) drives the MP4, the subtitles, the
+OTIO timeline and the contact sheet, so they all agree on order and length. Every file is written
+atomically (`memory.store.atomic_write`; ffmpeg writes `.part`, then renames), so an
+interrupted run never leaves a half file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from shotline.memory.models import RESOLUTIONS, Breakdown, Conflict, Cut, Storyboard, Take
+from shotline.memory.store import atomic_write, write_json
+from shotline.tools import contact_sheet, ffmpeg, subtitles
+from shotline.tools.timeline import (
+    EditDecision,
+    cut_duration_s,
+    edit_decisions,
+    timeline_from_decisions,
+    write_timeline,
+)
+
+Progress = Callable[[str, float], None]
+
+FINAL_MP4 = "final.mp4"
+FINAL_SRT = "final.srt"
+TIMELINE = "timeline.otio"
+CONTACT_SHEET = "contact_sheet.png"
+STORYBOARD = "storyboard.json"
+BIBLE = "bible.json"
+SCRIPT = "script.fountain"
+REPORT = "report.json"
+DELIVERABLES = (FINAL_MP4, FINAL_SRT, TIMELINE, CONTACT_SHEET, STORYBOARD, BIBLE, SCRIPT, REPORT)
+
+
+def deliver(
+    *,
+    out_dir: Path,
+    script_text: str,
+    breakdown: Breakdown,
+    storyboard: Storyboard,
+    takes: dict[str, Take],
+    conflicts: list[Conflict],
+    on_progress: Progress | None = None,
+) -> Cut:
+    """Cut the takes in storyboard order and write every deliverable into `out_dir`.
+
+    The cheap files come first and the encode last, so a bad take fails before a long render.
+    `on_progress(deliverable, fraction)` is called as each file is done, and during the encode.
+    Raises RenderError if a shot has no take or ffmpeg fails.
+    """
+    progress = on_progress or (lambda _name, _fraction: None)
+    decisions = edit_decisions(storyboard, takes)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {name: out_dir / name for name in DELIVERABLES}
+
+    atomic_write(paths[SCRIPT], script_text)
+    write_json(paths[STORYBOARD], storyboard_document(storyboard))
+    write_json(paths[BIBLE], bible_document(breakdown))
+    write_json(paths[REPORT], report_document(decisions, conflicts))
+    for name in (SCRIPT, STORYBOARD, BIBLE, REPORT):
+        progress(name, 1.0)
+
+    write_timeline(
+        timeline_from_decisions(decisions, name=breakdown.title, conflicts=conflicts), paths[TIMELINE]
+    )
+    progress(TIMELINE, 1.0)
+    atomic_write(paths[FINAL_SRT], subtitles.to_srt(subtitles.dialogue_cues(decisions, breakdown)))
+    progress(FINAL_SRT, 1.0)
+    size = RESOLUTIONS[storyboard.ratio]
+    sheet = contact_sheet.build_contact_sheet(_sheet_title(breakdown, decisions), _tiles(decisions), size)
+    atomic_write(paths[CONTACT_SHEET], contact_sheet.png_bytes(sheet))
+    progress(CONTACT_SHEET, 1.0)
+
+    segments = [ffmpeg.segment(Path(d.take.path), d.frames) for d in decisions]
+    ffmpeg.render_cut(segments, paths[FINAL_MP4], size=size, on_progress=lambda f: progress(FINAL_MP4, f))
+
+    return Cut(
+        shots=[d.shot.id for d in decisions],
+        duration_s=cut_duration_s(decisions),
+        files={name: str(path) for name, path in paths.items()},
+    )
+
+
+# --- documents ----------------------------------------------------------------------------
+
+
+def storyboard_document(storyboard: Storyboard) -> dict[str, Any]:
+    """The approved storyboard; each shot dumps whole, so `Shot.model_validate` reads it back."""
+    return {
+        "ratio": storyboard.ratio,
+        "style": storyboard.style,
+        "duration_s": storyboard.duration_s,
+        "shots": [shot.model_dump(mode="json") for shot in storyboard.shots],
+    }
+
+
+def bible_document(breakdown: Breakdown) -> dict[str, Any]:
+    """Canonical characters and locations, as the prompts used them."""
+    return {
+        "characters": [c.model_dump(mode="json") for c in breakdown.characters],
+        "locations": [loc.model_dump(mode="json") for loc in breakdown.locations],
+    }
+
+
+def report_document(decisions: Sequence[EditDecision], conflicts: Sequence[Conflict]) -> dict[str, Any]:
+    """Per shot: which model made the take, what it cost, and the conflicts found; then totals."""
+    shots = []
+    for d in decisions:
+        take = d.take
+        shots.append(
+            {
+                "id": d.shot.id,
+                "model": take.model,
+                "cache_hit": take.cache_hit,
+                "cost_usd": take.cost_usd,
+                "seconds": take.seconds,
+                "render_key": take.render_key,
+                "duration_s": round(d.duration_s, 3),
+                "conflicts": [c.model_dump(mode="json") for c in conflicts if c.shot_id == d.shot.id],
+            }
+        )
+    cache_hits = sum(1 for d in decisions if d.take.cache_hit)
+    totals = {
+        "rendered": len(decisions) - cache_hits,
+        "cache_hits": cache_hits,
+        "cost_usd": round(sum(d.take.cost_usd for d in decisions), 4),
+        "seconds": round(sum(d.take.seconds for d in decisions), 3),
+        "shots": len(decisions),
+        "duration_s": cut_duration_s(decisions),
+    }
+    return {"shots": shots, "totals": totals}
+
+
+def _sheet_title(breakdown: Breakdown, decisions: Sequence[EditDecision]) -> str:
+    return f"{breakdown.title}  -  {len(decisions)} shots, {cut_duration_s(decisions):.1f} s"
+
+
+def _tiles(decisions: Sequence[EditDecision]) -> list[contact_sheet.Tile]:
+    """A still from the middle of the part of each take that the cut uses."""
+    tiles = []
+    for d in decisions:
+        used_s = min(d.duration_s, d.take.duration_s)
+        still = ffmpeg.grab_frame(Path(d.take.path), used_s / 2)
+        label = f"{d.shot.id}  {d.shot.framing}  {d.duration_s:.1f}s"
+        tiles.append(contact_sheet.Tile(image=still, label=label))
+    return tiles
