@@ -10,6 +10,17 @@ import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+# the contract of the output folder (DESIGN.md): what every finished run must leave there
+DELIVERABLES = (
+    "final.mp4",
+    "final.srt",
+    "timeline.otio",
+    "contact_sheet.png",
+    "storyboard.json",
+    "bible.json",
+    "script.fountain",
+    "report.json",
+)
 
 _real_connect = socket.socket.connect
 

@@ -12,6 +12,7 @@ from shotline.errors import ScriptError
 from shotline.memory.models import Beat, Breakdown, Character, Interior, Location, Scene
 from shotline.tools.attributes import display_color, extract_attributes
 from shotline.tools.fountain import Element, Screenplay
+from shotline.tools.text import CJK_RE, has_cjk, mentions
 
 _HEADING = re.compile(
     r"^(?P<prefix>INT\.?/EXT\.?|INT\./EXT|EXT\.?/INT\.?|I/E\.?|INT\.?|EXT\.?|EST\.?|"
@@ -20,7 +21,6 @@ _HEADING = re.compile(
 )
 _TIME_SPLIT = re.compile(r"\s+[-–—]+\s*|\s*[-–—]+\s+")
 _NIGHT = re.compile(r"\b(NIGHT|MIDNIGHT|EVENING|DUSK|NUIT|SOIR|NOCHE)\b|夜|晚|黄昏|凌晨", re.IGNORECASE)
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _SENTENCE = re.compile(r"(?<=[.!?。！？])\s*")
 _SEGMENT = re.compile(r"[,，;；]")
 _FRENCH = re.compile(r"\b(le|la|les|des|une|est|et|dans|sur|avec|elle|il)\b", re.IGNORECASE)
@@ -38,7 +38,7 @@ def slug(name: str) -> str:
 def detect_language(text: str) -> str:
     """'zh', 'fr' or 'en' from the body text; enough to pick reading speed and prompt wording."""
     letters = [c for c in text if c.isalpha()]
-    if letters and len(_CJK.findall(text)) / len(letters) > 0.2:
+    if letters and len(CJK_RE.findall(text)) / len(letters) > 0.2:
         return "zh"
     return "fr" if len(_FRENCH.findall(text)) > len(_ENGLISH.findall(text)) else "en"
 
@@ -72,18 +72,12 @@ def _sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE.split(text) if s.strip()]
 
 
-def _mentions(text: str, name: str) -> bool:
-    if _CJK.search(name):
-        return name in text
-    return re.search(rf"(?<![\w]){re.escape(name)}(?![\w])", text, re.IGNORECASE) is not None
-
-
 def introduction(text: str, name: str) -> str | None:
     """The description given where a character is introduced: 'MEI (20s), in a red jacket, runs' ->
     'MEI (20s), in a red jacket'. Keeps the comma segments after the name that describe, stops at
     the first that does not (usually the verb)."""
     for sentence in _sentences(text):
-        if not _mentions(sentence, name):
+        if not mentions(sentence, name):
             continue
         start = sentence.lower().find(name.lower())
         tail = sentence[start + len(name) :]
@@ -98,7 +92,7 @@ def introduction(text: str, name: str) -> str | None:
             kept.append(seg.strip())
         kept = [k for k in kept if k]
         if kept:
-            sep = "，" if _CJK.search(name) else ", "
+            sep = "，" if has_cjk(name) else ", "
             return f"{name} {sep.join(kept)}".strip().rstrip(".。")
     return None
 
@@ -177,10 +171,13 @@ def break_down(play: Screenplay, *, style: str = "") -> Breakdown:
             if loc.description == loc.name:  # a set is described by the first action written in it
                 first = (_sentences(e.text) or [e.text])[0]
                 locations[loc.id] = loc.model_copy(
-                    update={"description": f"{loc.name}: {first}", "attributes": extract_attributes(first)}
+                    update={
+                        "description": f"{loc.name}: {first}",
+                        "attributes": extract_attributes(first, kind="location"),
+                    }
                 )
             for upper, display in names.items():
-                if _mentions(e.text, display):
+                if mentions(e.text, display):
                     cast(speakers.get(upper, display), e.line, e.text)
             current.beats.append(Beat(kind="action", text=e.text, line=e.line))
         elif e.kind == "character":

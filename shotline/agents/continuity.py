@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from shotline.memory.models import Breakdown, Character, Conflict, DialogueLine, Shot, Storyboard
 from shotline.tools.attributes import differing_facets, extract_attributes, is_slot, value_facets
+from shotline.tools.text import CJK_RE
 
 __all__ = ["apply_prompts", "assemble_prompt", "check"]
 
@@ -35,7 +36,7 @@ _CAMERA = {
     "tilt-up": "slow tilt up",
 }
 _SINGLES_OUT = {"medium", "close-up", "insert"}
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+
 _END = tuple(".!?。！？…\"'”’)")
 _SENTENCE = re.compile(r"(?<=[.!?。！？；;])\s*|\n+")
 _PRONOUN = re.compile(r"^\W*(?:(?:she|he|her|his|they|their|elle|il|sa|son|ses)\b|[她他])", re.IGNORECASE)
@@ -126,7 +127,7 @@ def _set_line(shot: Shot, breakdown: Breakdown) -> str:
     scene = next((s for s in breakdown.scenes if s.id == shot.scene), None)
     where = f"{loc.interior} {loc.name}"
     if scene and scene.time_of_day:
-        time = scene.time_of_day if _CJK.search(scene.time_of_day) else scene.time_of_day.lower()
+        time = scene.time_of_day if CJK_RE.search(scene.time_of_day) else scene.time_of_day.lower()
         where = f"{where}, {time}"
     description = _without_name(loc.description, loc.name)
     return f"{where}: {_sentence(description)}" if description else f"{where}."
@@ -191,7 +192,7 @@ def _aliases(c: Character) -> list[str]:
 
 
 def _mention_pattern(c: Character) -> re.Pattern[str]:
-    alts = [re.escape(a) if _CJK.search(a) else rf"(?<!\w){re.escape(a)}(?!\w)" for a in _aliases(c)]
+    alts = [re.escape(a) if CJK_RE.search(a) else rf"(?<!\w){re.escape(a)}(?!\w)" for a in _aliases(c)]
     return re.compile("|".join(alts))
 
 

@@ -22,6 +22,7 @@ from shotline.memory.models import (
     Shot,
     Storyboard,
 )
+from shotline.tools.text import CJK_RE, mentions
 from shotline.tools.timing import reading_seconds
 
 MIN_S, MAX_S = 2.0, 10.0
@@ -31,7 +32,6 @@ ACTION_WORDS_PER_SECOND = 3.0
 ACTION_BASE_S = 1.5
 DIALOGUE_PAD_S = 1.0
 
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _MOVE = re.compile(
     r"\b(runs?|running|races?|chases?|weaves?|walks?|walking|rides?|drives?|climbs?|crosses|rushes|"
     r"sprints?|flees|skids?|marche|court|traverse)\b|跑|追|走|骑|冲",
@@ -61,7 +61,7 @@ def clamp(seconds: float) -> float:
 
 def action_seconds(text: str) -> float:
     """Screen time of an action paragraph: roughly how long it takes to happen, read at pace."""
-    words = len(_CJK.sub(" ", text).split()) + len(_CJK.findall(text)) / 2.5
+    words = len(CJK_RE.sub(" ", text).split()) + len(CJK_RE.findall(text)) / 2.5
     return clamp(ACTION_BASE_S + words / ACTION_WORDS_PER_SECOND)
 
 
@@ -86,7 +86,7 @@ def insert_subject(text: str, cast_names: list[str]) -> str | None:
     m = _HANDLE.search(text) or _HANDLE_ZH.search(text)
     if m:
         words = m["obj"].split()
-        if _CJK.search(m["obj"]):
+        if CJK_RE.search(m["obj"]):
             words = [m["obj"]]
         else:
             words = words[1:]  # drop the article
@@ -96,7 +96,7 @@ def insert_subject(text: str, cast_names: list[str]) -> str | None:
                     break
         subject = " ".join(words).strip(" .,;")
         if subject and not any(subject.lower() == n.lower() for n in cast_names):
-            return subject.lower() if not _CJK.search(subject) else subject
+            return subject.lower() if not CJK_RE.search(subject) else subject
     upper_names = {n.upper() for n in cast_names}
     for word in _PROP_CAPS.findall(text):
         if word not in _STOP_CAPS and word not in upper_names and not any(word in n for n in upper_names):
@@ -134,9 +134,7 @@ class _Planner:
 
     def present_in(self, beat: Beat) -> list[str]:
         chars = [
-            cid
-            for cid in self.scene.characters
-            if _mentioned(beat.text, self.names[cid]) and cid in self.names
+            cid for cid in self.scene.characters if mentions(beat.text, self.names[cid]) and cid in self.names
         ]
         if not chars and self.last_subject and _PRONOUN.search(beat.text):
             chars = [self.last_subject]
@@ -221,12 +219,6 @@ def _runs(speeches: list[Beat]) -> list[list[Beat]]:
         else:
             groups.append([s])
     return groups
-
-
-def _mentioned(text: str, name: str) -> bool:
-    if _CJK.search(name):
-        return name in text
-    return re.search(rf"(?<![\w]){re.escape(name)}(?![\w])", text, re.IGNORECASE) is not None
 
 
 def plan_shots(breakdown: Breakdown, *, ratio: Ratio = "16:9", style: str | None = None) -> Storyboard:

@@ -5,20 +5,18 @@ One place for reading speed, so shot durations, animatic captions and subtitles 
 
 from __future__ import annotations
 
-import re
-
 from shotline.memory.models import Shot
+from shotline.tools.text import CJK_RE
 
 WORDS_PER_SECOND = 2.6  # unhurried screen dialogue
 CJK_CHARS_PER_SECOND = 4.5
 SPEECH_GAP_S = 0.25
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 
 
 def reading_seconds(text: str) -> float:
     """Seconds to speak `text` aloud; CJK counted by character, other scripts by word."""
-    cjk = len(_CJK.findall(text))
-    words = len(_CJK.sub(" ", text).split())
+    cjk = len(CJK_RE.findall(text))
+    words = len(CJK_RE.sub(" ", text).split())
     return cjk / CJK_CHARS_PER_SECOND + words / WORDS_PER_SECOND
 
 

@@ -13,18 +13,7 @@ from pathlib import Path
 import pytest
 
 from shotline.tools.ffmpeg import probe
-from tests.conftest import FIXTURES
-
-DELIVERABLES = (
-    "final.mp4",
-    "final.srt",
-    "timeline.otio",
-    "contact_sheet.png",
-    "storyboard.json",
-    "bible.json",
-    "script.fountain",
-    "report.json",
-)
+from tests.conftest import DELIVERABLES, FIXTURES
 
 
 def shotline(*args: str, home: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:

@@ -12,18 +12,7 @@ from shotline.config import Settings
 from shotline.errors import UnknownProviderError
 from shotline.tools.ffmpeg import probe
 from shotline.ui.session import make_film
-from tests.conftest import FIXTURES
-
-DELIVERABLES = (
-    "final.mp4",
-    "final.srt",
-    "timeline.otio",
-    "contact_sheet.png",
-    "storyboard.json",
-    "bible.json",
-    "script.fountain",
-    "report.json",
-)
+from tests.conftest import DELIVERABLES, FIXTURES
 
 
 @pytest.fixture(scope="module")

@@ -470,3 +470,25 @@ def _fake_take(shot_id: str, seconds: float = 5.0) -> Take:
         width=1280,
         height=720,
     )
+
+
+def test_takes_already_in_the_cut_format_are_joined_frame_exactly(tmp_path: Path):
+    """Why not only the e2e demo: the stream-copy join must keep every frame and the exact length,
+    or the OTIO timeline and the film drift apart."""
+    paths = []
+    for n, frames in enumerate((49, 60, 71)):
+        path = tmp_path / f"t{n}.mp4"
+        subprocess.run(
+            [ffmpeg.ffmpeg_exe(), "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=s=320x180:r=24",
+             "-frames:v", str(frames), "-c:v", "libx264", "-preset", "ultrafast", "-bf", "0",
+             "-pix_fmt", "yuv420p", str(path)],
+            check=True,
+        )  # fmt: skip
+        paths.append(path)
+    segments = [ffmpeg.segment(p, f) for p, f in zip(paths, (49, 60, 71), strict=True)]
+    assert ffmpeg._copyable(segments, (320, 180))
+    out = ffmpeg.render_cut(segments, tmp_path / "cut.mp4", size=(320, 180))
+    info = ffmpeg.probe(out)
+    assert info.frames == 180 and info.fps == 24 and info.duration_s == pytest.approx(7.5, abs=1e-3)
+    assert info.has_audio and info.audio_codec == "aac"
+    assert not ffmpeg._copyable([ffmpeg.segment(paths[0], 48)], (320, 180))  # a trim needs a re-encode
