@@ -17,6 +17,13 @@ from shotline.agents.coverage import plan_shots
 
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "last_delivery.fountain"
 LINES_PER_PAGE = 55
+# a feature has a cast of dozens, not three: every tenth of the script brings new people
+CASTS = [
+    ("MEI", "OLD TAN", "KAITO"), ("ROSA", "OLD BRUNO", "IDRIS"), ("LENA", "OLD MAREK", "TOMAS"),
+    ("AIKO", "OLD JUN", "RENJI"), ("NORA", "OLD SAUL", "FELIX"), ("ZARA", "OLD OMAR", "KOFI"),
+    ("INES", "OLD PAU", "DIEGO"), ("HANA", "OLD GIL", "YURI"), ("VERA", "OLD ABE", "NICO"),
+    ("ELLA", "OLD CY", "RAFE"),
+]  # fmt: skip
 
 
 def build_screenplay(pages: int) -> str:
@@ -26,7 +33,10 @@ def build_screenplay(pages: int) -> str:
     chunks, n = [title, ""], 0
     while sum(c.count("\n") + 1 for c in chunks) < pages * LINES_PER_PAGE:
         n += 1
-        chunks.append(re.sub(r"^(INT|EXT)\. ([A-Z ]+) -", rf"\1. \2 {n} -", body, flags=re.MULTILINE))
+        block = re.sub(r"^(INT|EXT)\. ([A-Z ]+) -", rf"\1. \2 {n} -", body, flags=re.MULTILINE)
+        for old, new in zip(CASTS[0], CASTS[n * 10 // 130 % len(CASTS)], strict=True):
+            block = block.replace(old, new).replace(old.title(), new.title())
+        chunks.append(block)
     return "\n\n".join(chunks)
 
 

@@ -80,7 +80,10 @@ def keep_continuity(state: LineState, runtime: Runtime[Crew]) -> dict[str, Any]:
     board = continuity.apply_prompts(state["storyboard"], breakdown)
     conflicts = continuity.check(board, breakdown)
     _emit(
-        "continuity", "done", message=f"{len(conflicts)} conflicts with the bible", conflicts=len(conflicts)
+        "continuity",
+        "done",
+        message=f"{len(conflicts)} conflicts with the bible",
+        conflicts=[c.message for c in conflicts],
     )
     return {"storyboard": board, "conflicts": conflicts}
 

@@ -100,6 +100,10 @@ class Ledger:
                 (time.time(), project_id, shot_id, render_key, model, cost_usd, note),
             )
 
+    def spent_total(self) -> float:
+        with self._connect() as db:
+            return float(db.execute("SELECT COALESCE(SUM(cost_usd), 0) FROM charges").fetchone()[0])
+
     def spent(self, project_id: str) -> float:
         with self._connect() as db:
             row = db.execute(

@@ -83,7 +83,7 @@ def build_request(shot: Shot, breakdown: Breakdown, storyboard: Storyboard, mode
         ratio=storyboard.ratio,
         width=width,
         height=height,
-        visual=shot_visual(shot, breakdown, scene.night) if model == "animatic" else None,
+        visual=shot_visual(shot, breakdown, scene.night),
     )
 
 

@@ -49,6 +49,8 @@ class LineProgress:
             self.p.advance(self.stages)
             if event.get("message"):
                 self.p.console.print(f"[green]✓[/] {stage}: {event['message']}")
+            for conflict in event.get("conflicts", []):
+                self.p.console.print(f"  [yellow]![/] {conflict}")
         self.p.update(self.stages, stage=stage)
 
     def _shot(self, shot_id: str, status: str) -> None:

@@ -19,7 +19,6 @@ from shotline.errors import ScriptError
 from shotline.memory.models import Ratio
 from shotline.memory.store import checkpointer
 from shotline.tools.fountain import parse
-from shotline.tools.video import get_model
 
 Event = dict[str, Any]
 
@@ -40,6 +39,7 @@ def make_film(
     budget_usd: float | None = None,
     approved: bool = False,
     project_id: str | None = None,
+    crew: Crew | None = None,
     on_event: Callable[[Event], None] = lambda e: None,
     ask_approval: Callable[[dict[str, Any]], bool] = lambda request: False,
 ) -> LineState:
@@ -49,7 +49,8 @@ def make_film(
         parse(screenwriter.to_script(text, name=source.stem))
     except ScriptError as exc:
         raise ScriptError(f"{source}: {exc}") from exc
-    get_model(provider)
+    crew = crew or Crew(settings=settings)
+    crew.model(provider)  # an unknown or unbuilt provider fails here, before anything is written
     order = Order(
         source_name=source.name,
         source_text=text,
@@ -61,7 +62,6 @@ def make_film(
     )
     pid = project_id or project_id_for(source)
     config = {"configurable": {"thread_id": pid}}
-    crew = Crew(settings=settings)
     with checkpointer(settings.checkpoints_path) as saver:
         graph = build_graph(saver)
         payload: Any = {"project_id": pid, "order": order}

@@ -66,7 +66,9 @@ class RenderRequest(BaseModel):
     reference_sha256s: tuple[str, ...] = ()
     first_frame_sha256: str | None = None
     last_frame_sha256: str | None = None
-    visual: ShotVisual | None = Field(default=None, description="used by the animatic only")
+    visual: ShotVisual | None = Field(
+        default=None, description="the shot as a drawing; the animatic renders it, hosted models ignore it"
+    )
 
 
 TaskState = Literal["queued", "running", "succeeded", "failed"]
