@@ -282,3 +282,15 @@ def test_a_cancelled_fetch_leaves_the_job_fetchable(tmp_path: Path) -> None:
         return await model.fetch(task, tmp_path / "t.mp4")
 
     assert probe(asyncio.run(go())).frames == 24
+
+
+def test_chinese_text_is_drawn_with_real_glyphs_when_a_cjk_font_is_installed() -> None:
+    """CI installs a CJK font (.ci/run); without one the animatic still renders, as boxes."""
+    from shotline.tools import fonts
+
+    face = fonts._cjk_face()
+    if face is None:
+        pytest.skip("no CJK font installed on this machine (apt-get install fonts-wqy-microhei)")
+    zh = font(24, "小美")
+    missing = fonts._glyph(zh, "\U000f0000")
+    assert all(fonts._glyph(zh, ch) != missing for ch in "小美雨巷")
