@@ -61,7 +61,7 @@ def director(state: LineState, runtime: Runtime[Crew]) -> Command[Literal["scree
 def write(state: LineState) -> dict[str, Any]:
     order = state["order"]
     _emit("screenwriter", "running")
-    script = screenwriter.to_script(order["source_text"], name=Path(order["source_name"]).stem)
+    script = screenwriter.to_script(order["source_text"], filename=order["source_name"])
     breakdown = screenwriter.break_down_script(script)
     board = screenwriter.storyboard(breakdown, ratio=order["ratio"])
     _emit(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from shotline.agents.breakdown import break_down
 from shotline.agents.coverage import plan_shots
-from shotline.errors import InputError
+from shotline.errors import InputError, ScriptError
 from shotline.memory.models import Breakdown, Ratio, Storyboard
 from shotline.tools.fountain import looks_like_fountain, parse
 
@@ -51,15 +51,35 @@ def brief_to_fountain(text: str, *, title: str) -> str:
     beats = []
     for p in paragraphs:
         flat = " ".join(line.strip().lstrip("#>*-~=!@.[").strip() for line in p.splitlines())
-        beats.append("!" + flat)
+        # a brief is plain prose: nothing in it may open a Fountain comment or note
+        beats.append(
+            "!" + flat.replace("/*", "/ *").replace("*/", "* /").replace("[[", "[ [").replace("]]", "] ]")
+        )
     return f"Title: {title}\n\n.{title.upper()}\n\n" + "\n\n".join(beats) + "\n"
 
 
-def to_script(text: str, *, name: str) -> str:
+SCREENPLAY_SUFFIXES = {".fountain", ".spmd"}
+
+
+def is_screenplay(text: str, filename: str) -> bool:
+    """A .fountain file is a screenplay as written. Any other text is one only if it has scene
+    headings: a brief that opens with a capitalised title line must not be read as dialogue."""
+    if Path(filename).suffix.lower() in SCREENPLAY_SUFFIXES:
+        return True
+    if not looks_like_fountain(text):
+        return False
+    try:
+        return any(e.kind == "scene_heading" for e in parse(text).elements)
+    except ScriptError:
+        return False
+
+
+def to_script(text: str, *, filename: str) -> str:
     """The Fountain script for an input: as written, or converted from a prose brief."""
-    if looks_like_fountain(text):
+    if is_screenplay(text, filename):
         return text
-    return brief_to_fountain(text, title=name.replace("_", " ").replace("-", " ").strip().title() or "Brief")
+    title = Path(filename).stem.replace("_", " ").replace("-", " ").strip().title() or "Brief"
+    return brief_to_fountain(text, title=title)
 
 
 def break_down_script(script: str, *, style: str = "") -> Breakdown:

@@ -46,7 +46,7 @@ def make_film(
     """Screenplay or brief in, deliverables in `out_dir`. Bad input fails before anything is written."""
     text = screenwriter.read_source(source)
     try:  # a broken script fails here, in one clear line, before anything is written
-        parse(screenwriter.to_script(text, name=source.stem))
+        parse(screenwriter.to_script(text, filename=source.name))
     except ScriptError as exc:
         raise ScriptError(f"{source}: {exc}") from exc
     crew = crew or Crew(settings=settings)

@@ -139,7 +139,7 @@ def test_chinese_screenplay():
 
 def test_prose_brief_becomes_one_scene_of_beats(tmp_path: Path):
     brief = "# Rooftop\n\nA girl waits on a rooftop at dawn.\n\nA drone delivers a parcel.\n\nShe opens the parcel."
-    script = screenwriter.to_script(brief, name="rooftop")
+    script = screenwriter.to_script(brief, filename="rooftop.md")
     b = screenwriter.break_down_script(script)
     assert len(b.scenes) == 1
     assert [beat.text for beat in b.scenes[0].beats] == [
@@ -177,3 +177,21 @@ def test_bad_input_is_one_clear_line(tmp_path: Path, content: bytes | None, mess
 def test_screenplay_without_scenes_is_refused():
     with pytest.raises(ScriptError, match="no scene heading"):
         screenwriter.break_down_script("Title: Nothing\n\nJOHN\nHello?\n")
+
+
+@pytest.mark.parametrize(
+    ("filename", "text", "screenplay"),
+    [
+        ("film.fountain", "JOHN\nHello there.\n", True),  # a .fountain file is taken as written
+        ("brief.txt", "ROBOT CAT\nA cat who is secretly a robot saves a city.\n", False),
+        ("brief.md", "# Robot Cat\n\nA cat saves a city.", False),
+        ("script.txt", "EXT. ROOF - DAY\n\nA cat lands.\n", True),
+        ("notes.txt", "Use /* sparingly\n\nA cat saves a city.", False),
+    ],
+)
+def test_screenplay_or_brief(filename: str, text: str, screenplay: bool):
+    assert screenwriter.is_screenplay(text, filename) is screenplay
+    script = screenwriter.to_script(text, filename=filename)
+    assert (script == text) is screenplay
+    if not screenplay:
+        assert screenwriter.break_down_script(script).scenes[0].beats[-1].text.endswith("saves a city.")
