@@ -67,6 +67,31 @@ class TransientProviderError(ProviderError):
 
     code = "provider_transient"
 
+    def __init__(
+        self, message: str, *, provider: str, shot_id: str | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, provider=provider, shot_id=shot_id)
+        self.retry_after = retry_after
+
+
+class UnknownOutcome(ProviderError):
+    """A submit went out and no answer came back: the task may exist and be billed. Never resubmit
+    blindly; look for it first."""
+
+    code = "provider_unknown_outcome"
+
+
+class ExpiredURL(ProviderError):
+    """The provider's result URL no longer serves the file (they expire in 1 to 48 hours)."""
+
+    code = "result_url_expired"
+
+
+class ProviderUnavailable(ProviderError):
+    """The provider has no key (or server URL) configured here, so it is never called."""
+
+    code = "provider_unavailable"
+
 
 class RefusedPrompt(ProviderError):
     """The provider's moderation refused the prompt; continuity should rewrite it."""

@@ -71,41 +71,65 @@ class RenderRequest(BaseModel):
     )
 
 
-TaskState = Literal["queued", "running", "succeeded", "failed"]
+TaskState = Literal["queued", "running", "succeeded", "failed", "cancelled", "expired"]
+OPEN_STATES: frozenset[str] = frozenset({"queued", "running"})
 
 
 class TaskStatus(BaseModel):
-    """A provider's task status, normalised."""
+    """A provider's task, normalised: every provider's spelling maps onto `state` (tools/video/status.py)."""
 
     task_id: str
     state: TaskState
+    raw_status: str = Field(default="", description="the provider's own word, for logs and replay")
     progress: float | None = None
-    url: str | None = None
+    url: str | None = Field(default=None, description="result URL; short-lived, download at once")
+    last_frame_url: str | None = None
+    error_code: str | None = None
     error: str | None = None
+    refused: bool = Field(default=False, description="failed by the provider's moderation")
+    billed_usd: float | None = Field(
+        default=None, description="what the provider says it charged, if it says"
+    )
 
 
 class ModelCard(BaseModel):
-    """What a model can do and what it costs; read by routing and the cost estimate."""
+    """What one model can do and what it costs; read by routing and the cost estimate."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    name: str
+    name: str = Field(description="provider name: 'seedance', 'kling' ...")
     display_name: str
+    model_id: str = Field(default="", description="the provider's own model id, e.g. 'kling-v2-6'")
     local: bool = False
     durations_s: tuple[float, float] = Field(description="inclusive (min, max) clip length")
+    fixed_durations_s: tuple[float, ...] = Field(
+        default=(), description="when the model only takes these lengths (Kling v2: 5 or 10)"
+    )
     ratios: tuple[Ratio, ...] = ("16:9", "9:16", "1:1")
+    resolutions: tuple[str, ...] = ("720p",)
     text_to_video: bool = True
     image_to_video: bool = False
     first_last_frame: bool = False
     reference_images: int = 0
+    reference_videos: int = 0
+    reference_audios: int = 0
     native_audio: bool = False
     seed: bool = False
     usd_per_second: float = 0.0
     usd_per_clip: float = 0.0
     price_source: str = ""
     price_date: str = ""
+    typical_latency_s: float = Field(default=0.0, description="median time to a finished take, for routing")
 
     def cost(self, duration_s: float) -> float:
-        return round(self.usd_per_clip + self.usd_per_second * duration_s, 4)
+        return round(self.usd_per_clip + self.usd_per_second * self.billed_seconds(duration_s), 4)
+
+    def billed_seconds(self, duration_s: float) -> float:
+        """The clip length the provider will make (and bill) for a shot of `duration_s`."""
+        if self.fixed_durations_s:
+            return next(
+                (d for d in sorted(self.fixed_durations_s) if d >= duration_s), max(self.fixed_durations_s)
+            )
+        return min(max(duration_s, self.durations_s[0]), self.durations_s[1])
 
 
 @runtime_checkable
