@@ -50,22 +50,38 @@ class ShotVisual(BaseModel):
     subject: str | None = Field(default=None, description="the object of an insert shot")
 
 
+class MediaRef(BaseModel):
+    """An image, video or audio file sent with a request: a keyframe or a named reference."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: Literal["image", "video", "audio"] = "image"
+    role: Literal["reference", "first_frame", "last_frame"] = "reference"
+    sha256: str = Field(description="content hash: what the render key sees")
+    path: str | None = Field(default=None, description="local file; sent inline when there is no url")
+    url: str | None = Field(default=None, description="public URL, when the file is hosted somewhere")
+    name: str = Field(default="", description="what the prompt calls it, e.g. 'MEI, front view'")
+    mime: str = "image/png"
+
+
 class RenderRequest(BaseModel):
     """A canonical request for one take. Its hash (per provider) is the render key."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     shot_id: str
     model: str = Field(description="provider name, e.g. 'animatic', 'kling'")
+    model_id: str | None = Field(default=None, description="the provider's model id; None = its default")
     prompt: str
     duration_s: float
     ratio: Ratio
     width: int
     height: int
+    resolution: str = "720p"
     fps: int = FPS
     seed: int | None = None
-    reference_sha256s: tuple[str, ...] = ()
-    first_frame_sha256: str | None = None
-    last_frame_sha256: str | None = None
+    audio: bool = Field(default=False, description="ask for native audio when the model has it")
+    first_frame: MediaRef | None = None
+    last_frame: MediaRef | None = None
+    references: tuple[MediaRef, ...] = ()
     visual: ShotVisual | None = Field(
         default=None, description="the shot as a drawing; the animatic renders it, hosted models ignore it"
     )
@@ -153,9 +169,20 @@ class VideoModel(Protocol):
         ...
 
 
+_MEDIA_KEY = {"kind", "role", "sha256", "name"}
+
+
 def generic_key_payload(request: RenderRequest) -> dict[str, Any]:
-    """What a hosted model sees: everything but the animatic's drawing instructions."""
-    return request.model_dump(mode="json", exclude={"visual", "shot_id"})
+    """What a hosted model sees: everything but the animatic's drawing and where files happen to live
+    (a reference is the same reference wherever it is stored)."""
+    payload = request.model_dump(
+        mode="json", exclude={"visual", "shot_id", "first_frame", "last_frame", "references"}
+    )
+    for slot in ("first_frame", "last_frame"):
+        ref = getattr(request, slot)
+        payload[slot] = ref.model_dump(mode="json", include=_MEDIA_KEY) if ref else None
+    payload["references"] = [r.model_dump(mode="json", include=_MEDIA_KEY) for r in request.references]
+    return payload
 
 
 def render_key(payload: dict[str, Any]) -> str:
