@@ -24,7 +24,8 @@ from shotline.config import Settings
 from shotline.errors import BudgetExceeded
 from shotline.memory.bible import Bible
 from shotline.memory.store import Ledger, TakeStore
-from shotline.tools.render import Renderer, RenderEvent, build_request
+from shotline.tools.render import Renderer, RenderEvent
+from shotline.tools.shot_request import build_request
 from shotline.tools.video import get_model
 from shotline.tools.video.base import VideoModel
 

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from langgraph.checkpoint.sqlite import SqliteSaver
+from pydantic import BaseModel
 
 from shotline.memory.models import Take
 
@@ -110,6 +111,82 @@ class Ledger:
                 "SELECT COALESCE(SUM(cost_usd), 0) FROM charges WHERE project_id = ?", (project_id,)
             ).fetchone()
         return float(row[0])
+
+
+class Job(BaseModel):
+    """A paid task at a provider, recorded the moment its submit returns."""
+
+    render_key: str
+    project_id: str
+    shot_id: str
+    provider: str
+    model_id: str
+    task_id: str
+    state: str  # open | done | failed | unknown
+    reserved_usd: float = 0.0
+    note: str = ""
+
+
+class JobBook:
+    """Provider task ids, persisted before anything else happens after a submit, so a resumed run
+    polls the task it already paid for instead of submitting again."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        with self._connect() as db:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS jobs (render_key TEXT, project_id TEXT, shot_id TEXT, provider TEXT, "
+                "model_id TEXT, task_id TEXT, state TEXT, reserved_usd REAL, note TEXT, ts REAL)"
+            )
+            db.execute("CREATE INDEX IF NOT EXISTS jobs_key ON jobs (render_key, state)")
+
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.path, timeout=30)
+
+    def open(self, job: Job) -> None:
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (job.render_key, job.project_id, job.shot_id, job.provider, job.model_id, job.task_id,
+                 job.state, job.reserved_usd, job.note, time.time()),
+            )  # fmt: skip
+
+    def close(self, render_key: str, task_id: str, state: str, note: str = "") -> None:
+        with self._connect() as db:
+            db.execute(
+                "UPDATE jobs SET state = ?, note = ?, ts = ? WHERE render_key = ? AND task_id = ?",
+                (state, note, time.time(), render_key, task_id),
+            )
+
+    def pending(self, render_key: str) -> Job | None:
+        """The task still open (or of unknown outcome) for this render key, if any."""
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT render_key, project_id, shot_id, provider, model_id, task_id, state, reserved_usd, note "
+                "FROM jobs WHERE render_key = ? AND state IN ('open', 'unknown') ORDER BY ts DESC LIMIT 1",
+                (render_key,),
+            ).fetchone()
+        if row is None:
+            return None
+        keys = (
+            "render_key",
+            "project_id",
+            "shot_id",
+            "provider",
+            "model_id",
+            "task_id",
+            "state",
+            "reserved_usd",
+            "note",
+        )
+        return Job(**dict(zip(keys, row, strict=True)))
+
+    def count(self, state: str | None = None) -> int:
+        with self._connect() as db:
+            if state is None:
+                return int(db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0])
+            return int(db.execute("SELECT COUNT(*) FROM jobs WHERE state = ?", (state,)).fetchone()[0])
 
 
 @contextmanager

@@ -1,90 +1,106 @@
-"""The render runner: turns shots into takes with bounded concurrency, a content-addressed cache
-and a cost ledger. The one place where render policy lives.
+"""The render runner: the one place where render policy lives.
 
-A take is stored under its render key (sha256 of what the provider receives), so a rerun, a resume
-after a crash, or a revision renders exactly the shots whose key changed, and nothing is paid twice.
+Shots become takes through video models that are slow, flaky and paid by the second. The runner
+makes that a production line:
+
+- a take is stored under its render key (sha256 of what the provider receives): a rerun, a resume
+  or a revision renders only the shots whose key changed, and nothing is paid twice;
+- the provider's task id is persisted the moment a submit returns; a resumed run polls that task
+  instead of submitting again; a submit with an unknown outcome is never blindly repeated;
+- transient faults (429 with Retry-After, 5xx, timeouts, resets) are retried with backoff and
+  jitter; a permanent fault falls back to the next model; a moderation refusal goes back to
+  continuity by name (`RefusedPrompt`), never swallowed;
+- concurrency is bounded per provider; polling backs off; every job has a deadline;
+- the budget is reserved before every submit and never exceeded; the ledger records every
+  charge, including failed attempts that the provider bills;
+- results are downloaded as soon as a task succeeds, checked (decodes, right length) and land
+  atomically.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel
 
-from shotline.errors import RenderError, ShotlineError
-from shotline.memory.models import RESOLUTIONS, Breakdown, Shot, Storyboard, Take
-from shotline.memory.store import Ledger, TakeStore
+from shotline.errors import (
+    BudgetExceeded,
+    ProviderError,
+    RefusedPrompt,
+    RenderError,
+    ShotlineError,
+    TransientProviderError,
+    UnknownOutcome,
+)
+from shotline.memory.models import Take
+from shotline.memory.store import Job, JobBook, Ledger, TakeStore
 from shotline.tools.ffmpeg import probe
-from shotline.tools.timing import speech_windows
-from shotline.tools.video.base import Caption, Figure, RenderRequest, ShotVisual, VideoModel, render_key
+from shotline.tools.video.base import OPEN_STATES, RenderRequest, TaskStatus, VideoModel, render_key
 
-POLL_S = 0.05
 DURATION_TOLERANCE_FRAMES = 1
+
+
+@dataclass(frozen=True)
+class RenderPolicy:
+    """How patient and how parallel the runner is. Tests shrink the times; nothing else changes."""
+
+    max_attempts: int = 4
+    """Tries per model for a transient fault (submit, poll or download) before falling back."""
+    backoff_s: float = 2.0
+    """First wait after a transient fault; doubles each time, with jitter, up to `backoff_max_s`."""
+    backoff_max_s: float = 60.0
+    poll_s: float = 5.0
+    """First poll interval; grows by half each poll up to `poll_max_s` (video takes minutes)."""
+    poll_max_s: float = 20.0
+    local_poll_s: float = 0.05
+    """Poll interval for local models (the animatic, a local ComfyUI answers quickly)."""
+    jitter: float = 0.2
+    """Fraction of random spread on every wait, so many jobs do not poll in lockstep."""
+    deadline_s: float = 1800.0
+    """Longest a job may run at its provider; after it the shot fails and the task stays recorded."""
+    concurrency: int = 2
+    """Jobs at once per provider, unless `per_provider` says otherwise."""
+    per_provider: dict[str, int] = field(default_factory=dict)
 
 
 class RenderEvent(BaseModel):
     """Progress of one shot, streamed to the CLI bar, the UI and the API."""
 
     shot_id: str
-    stage: Literal["cached", "submitted", "running", "done", "failed"]
+    stage: Literal["cached", "submitted", "resumed", "running", "retry", "fallback", "done", "failed"]
     model: str
     progress: float | None = None
     message: str = ""
 
 
-def shot_visual(shot: Shot, breakdown: Breakdown, night: bool) -> ShotVisual:
-    """What the animatic draws for a shot, straight from the bible and the storyboard."""
-    loc = breakdown.location(shot.location)
-    speaking = {d.character for d in shot.dialogue}
-    figures = tuple(
-        Figure(
-            name=breakdown.character(cid).name,
-            color=breakdown.character(cid).color,
-            x=shot.positions.get(cid, 0.5),
-            speaking=cid in speaking,
-        )
-        for cid in shot.characters
-    )
-    captions = tuple(
-        Caption(speaker=breakdown.character(d.character).name, text=d.text, start_s=a, end_s=b)
-        for d, (a, b) in zip(shot.dialogue, speech_windows(shot), strict=True)
-    )
-    subject = shot.subject
-    if shot.framing != "insert" and subject in {c.id for c in breakdown.characters}:
-        subject = breakdown.character(subject).name
-    return ShotVisual(
-        shot_id=shot.id,
-        framing=shot.framing,
-        camera=shot.camera,
-        location=loc.name,
-        backdrop=loc.color,
-        night=night,
-        interior=loc.interior != "EXT",
-        figures=figures,
-        captions=captions,
-        subject=subject,
-    )
+class ShotJob(BaseModel):
+    """One shot to render: the routed candidates, best first; later ones are fallbacks."""
+
+    shot_id: str
+    candidates: list[RenderRequest]
 
 
-def build_request(shot: Shot, breakdown: Breakdown, storyboard: Storyboard, model: str) -> RenderRequest:
-    scene = next(s for s in breakdown.scenes if s.id == shot.scene)
-    width, height = RESOLUTIONS[storyboard.ratio]
-    return RenderRequest(
-        shot_id=shot.id,
-        model=model,
-        prompt=shot.prompt,
-        duration_s=shot.duration_s,
-        ratio=storyboard.ratio,
-        width=width,
-        height=height,
-        visual=shot_visual(shot, breakdown, scene.night),
-    )
+class ShotFailure(BaseModel):
+    shot_id: str
+    reason: Literal["refused", "failed", "unknown_outcome", "deadline", "budget"]
+    message: str
+
+
+class RenderOutcome(BaseModel):
+    takes: dict[str, Take]
+    failures: list[ShotFailure]
+
+
+def model_key(request: RenderRequest) -> str:
+    """How the runner names a model: provider, plus the model id when one is chosen."""
+    return f"{request.model}/{request.model_id}" if request.model_id else request.model
 
 
 def _sha256(path: Path) -> str:
@@ -95,91 +111,292 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+class _Budget:
+    """Money the run may still commit: spent + reserved never passes the approved cap."""
+
+    def __init__(self, cap_usd: float | None) -> None:
+        self.cap = cap_usd
+        self.committed = 0.0
+
+    def reserve(self, amount: float, shot_id: str) -> None:
+        if self.cap is not None and self.committed + amount > self.cap + 1e-9:
+            raise BudgetExceeded(
+                f"shot {shot_id} would cost ${amount:.2f} with ${self.committed:.2f} already committed, "
+                f"over the ${self.cap:.2f} approved; nothing more is submitted"
+            )
+        self.committed += amount
+
+    def settle(self, reserved: float, charged: float) -> None:
+        self.committed += charged - reserved
+
+
 @dataclass
 class Renderer:
-    """Runs render requests against video models. Finished takes land in the store immediately, so a
+    """Runs shot jobs against video models. Finished takes land in the store immediately, so a
     failure or a kill never loses them."""
 
     store: TakeStore
     ledger: Ledger
     models: dict[str, VideoModel]
     project_id: str
-    concurrency: int = 2
+    jobs: JobBook | None = None
+    policy: RenderPolicy = field(default_factory=RenderPolicy)
+    budget_usd: float | None = None
     on_event: Callable[[RenderEvent], None] = field(default=lambda e: None)
+    concurrency: int | None = None  # kept for callers that set one number for every provider
+
+    def __post_init__(self) -> None:
+        if self.jobs is None:
+            self.jobs = JobBook(self.ledger.path.with_name("jobs.sqlite"))
+        self._gates: dict[str, asyncio.Semaphore] = {}
+
+    # --- estimates ---------------------------------------------------------------------------
+
+    def model_for(self, request: RenderRequest) -> VideoModel:
+        try:
+            return self.models[model_key(request)]
+        except KeyError:
+            raise RenderError(
+                f"no model {model_key(request)!r} is loaded for shot {request.shot_id}"
+            ) from None
 
     def key_of(self, request: RenderRequest) -> str:
-        return render_key(self.models[request.model].key_payload(request))
+        return render_key(self.model_for(request).key_payload(request))
 
-    def estimate_usd(self, requests: list[RenderRequest]) -> float:
-        """What rendering these would cost, not counting takes already in the store."""
-        return round(
-            sum(
-                self.models[r.model].card.cost(r.duration_s)
-                for r in requests
-                if self.store.get(self.key_of(r)) is None
-            ),
-            4,
-        )
+    def cost_of(self, request: RenderRequest) -> float:
+        return self.model_for(request).card.cost(request.duration_s)
 
-    async def render(self, requests: list[RenderRequest]) -> dict[str, Take]:
-        gate = asyncio.Semaphore(self.concurrency)
-        results = await asyncio.gather(*(self._one(r, gate) for r in requests), return_exceptions=True)
-        takes: dict[str, Take] = {}
-        failures: list[str] = []
-        for request, result in zip(requests, results, strict=True):
-            if isinstance(result, Take):
-                takes[request.shot_id] = result
-            elif isinstance(result, ShotlineError):
-                failures.append(f"shot {request.shot_id}: {result}")
-            else:
-                failures.append(f"shot {request.shot_id}: {type(result).__name__}: {result}")
-        if failures:
+    def estimate_usd(self, jobs: Sequence[ShotJob | RenderRequest]) -> float:
+        """What rendering these would cost on their first choice, not counting takes already stored
+        or tasks already paid for and still running."""
+        total = 0.0
+        for job in jobs:
+            request = job.candidates[0] if isinstance(job, ShotJob) else job
+            key = self.key_of(request)
+            if self.store.get(key) is None and self.jobs.pending(key) is None:  # type: ignore[union-attr]
+                total += self.cost_of(request)
+        return round(total, 4)
+
+    # --- the run -----------------------------------------------------------------------------
+
+    async def render(self, jobs: Sequence[ShotJob | RenderRequest]) -> dict[str, Take]:
+        """Every shot's take; raises RenderError naming each shot that failed (finished takes are kept)."""
+        outcome = await self.run(jobs)
+        if outcome.failures:
+            details = "; ".join(f"shot {f.shot_id}: {f.message}" for f in outcome.failures)
             raise RenderError(
-                f"{len(failures)} of {len(requests)} shots failed ({'; '.join(failures)}); "
-                f"{len(takes)} finished takes are kept and will not be rendered again"
+                f"{len(outcome.failures)} of {len(jobs)} shots failed ({details}); "
+                f"{len(outcome.takes)} finished takes are kept and will not be rendered again"
             )
-        return takes
+        return outcome.takes
 
-    async def _one(self, request: RenderRequest, gate: asyncio.Semaphore) -> Take:
-        model = self.models[request.model]
-        key = self.key_of(request)
-        cached = self.store.get(key)
-        if cached is not None:
-            self.on_event(RenderEvent(shot_id=request.shot_id, stage="cached", model=request.model))
-            return cached.model_copy(
-                update={"shot_id": request.shot_id, "cache_hit": True, "seconds": 0.0, "cost_usd": 0.0}
-            )
-        async with gate:
-            started = time.monotonic()
-            try:
-                task_id = await model.submit(request)
-                self.on_event(RenderEvent(shot_id=request.shot_id, stage="submitted", model=request.model))
-                while (status := await model.poll(task_id)).state in {"queued", "running"}:
-                    await asyncio.sleep(POLL_S)
-                if status.state == "failed":
-                    raise RenderError(status.error or "the model reported a failure")
-                scratch = self.store.scratch(key)
-                await model.fetch(task_id, scratch)
-                take = self._check(scratch, request, key, model, time.monotonic() - started)
-            except ShotlineError as exc:
-                self.on_event(
-                    RenderEvent(
-                        shot_id=request.shot_id, stage="failed", model=request.model, message=str(exc)
+    async def run(self, jobs: Sequence[ShotJob | RenderRequest]) -> RenderOutcome:
+        """Render what can be rendered; report the rest by shot and reason instead of raising."""
+        shot_jobs = [
+            j if isinstance(j, ShotJob) else ShotJob(shot_id=j.shot_id, candidates=[j]) for j in jobs
+        ]
+        budget = _Budget(self.budget_usd)
+        results = await asyncio.gather(
+            *(self._shot(job, budget) for job in shot_jobs), return_exceptions=True
+        )
+        takes: dict[str, Take] = {}
+        failures: list[ShotFailure] = []
+        for job, result in zip(shot_jobs, results, strict=True):
+            if isinstance(result, Take):
+                takes[job.shot_id] = result
+            elif isinstance(result, ShotFailure):
+                failures.append(result)
+            elif isinstance(result, BaseException) and not isinstance(result, Exception):
+                raise result
+            else:
+                failures.append(
+                    ShotFailure(
+                        shot_id=job.shot_id, reason="failed", message=f"{type(result).__name__}: {result}"
                     )
                 )
-                raise
-            take = self.store.put(scratch, take)
-            self.ledger.record(
-                project_id=self.project_id,
-                shot_id=request.shot_id,
-                render_key=key,
-                model=request.model,
-                cost_usd=take.cost_usd,
-            )
-            self.on_event(
-                RenderEvent(shot_id=request.shot_id, stage="done", model=request.model, progress=1.0)
-            )
+        return RenderOutcome(takes=takes, failures=failures)
+
+    async def _shot(self, job: ShotJob, budget: _Budget) -> Take | ShotFailure:
+        for request in job.candidates:  # a take any candidate already made is as good as new
+            cached = self.store.get(self.key_of(request))
+            if cached is not None:
+                self._emit(request, "cached")
+                return cached.model_copy(
+                    update={"shot_id": job.shot_id, "cache_hit": True, "seconds": 0.0, "cost_usd": 0.0}
+                )
+        last: ShotFailure | None = None
+        for n, request in enumerate(job.candidates):
+            if n:
+                self._emit(request, "fallback", message=last.message if last else "")
+            try:
+                return await self._attempt(request, budget)
+            except RefusedPrompt as exc:
+                self._emit(request, "failed", message=str(exc))
+                return ShotFailure(shot_id=job.shot_id, reason="refused", message=str(exc))
+            except BudgetExceeded as exc:
+                self._emit(request, "failed", message=str(exc))
+                return ShotFailure(shot_id=job.shot_id, reason="budget", message=str(exc))
+            except UnknownOutcome as exc:
+                msg = f"{exc}; not submitted again (it may be billed): rerun to look for it, or check the provider"
+                self._emit(request, "failed", message=msg)
+                return ShotFailure(shot_id=job.shot_id, reason="unknown_outcome", message=msg)
+            except _Deadline as exc:
+                self._emit(request, "failed", message=str(exc))
+                return ShotFailure(shot_id=job.shot_id, reason="deadline", message=str(exc))
+            except ShotlineError as exc:  # permanent for this model: try the next one
+                last = ShotFailure(shot_id=job.shot_id, reason="failed", message=str(exc))
+                self._emit(request, "failed", message=str(exc))
+        return last or ShotFailure(
+            shot_id=job.shot_id, reason="failed", message="no model can render this shot"
+        )
+
+    def _gate(self, provider: str) -> asyncio.Semaphore:
+        if provider not in self._gates:
+            limit = self.policy.per_provider.get(provider, self.concurrency or self.policy.concurrency)
+            self._gates[provider] = asyncio.Semaphore(limit)
+        return self._gates[provider]
+
+    async def _attempt(self, request: RenderRequest, budget: _Budget) -> Take:
+        model = self.model_for(request)
+        key = self.key_of(request)
+        async with self._gate(request.model):
+            started = time.monotonic()
+            job = self.jobs.pending(key)  # type: ignore[union-attr]
+            if job is not None and job.state == "unknown":
+                job = await self._recover(model, request, job)
+            if job is not None:
+                reserved = 0.0  # paid for in the run that submitted it
+                self._emit(request, "resumed", message=f"task {job.task_id}")
+            else:
+                reserved = self.cost_of(request)
+                budget.reserve(reserved, request.shot_id)
+                try:
+                    task_id = await self._submit(model, request, key, reserved)
+                except BaseException:
+                    budget.settle(reserved, 0.0)
+                    raise
+                job = Job(
+                    render_key=key,
+                    project_id=self.project_id,
+                    shot_id=request.shot_id,
+                    provider=request.model,
+                    model_id=request.model_id or "",
+                    task_id=task_id,
+                    state="open",
+                    reserved_usd=reserved,
+                )
+                self._emit(request, "submitted", message=f"task {task_id}")
+            status = await self._wait(model, request, job.task_id, started)
+            if status.state != "succeeded":
+                charged = status.billed_usd or 0.0
+                self._charge(request, key, charged, note=f"failed: {status.error_code or status.raw_status}")
+                budget.settle(reserved, charged)
+                self.jobs.close(key, job.task_id, "failed", note=status.error or status.raw_status)  # type: ignore[union-attr]
+                if status.refused:
+                    raise RefusedPrompt(
+                        status.error or "the output was refused by moderation",
+                        provider=request.model,
+                        shot_id=request.shot_id,
+                    )
+                raise ProviderError(
+                    f"task {status.state}: {status.error or status.raw_status}",
+                    provider=request.model,
+                    shot_id=request.shot_id,
+                )
+            take = await self._download(model, request, key, job.task_id, started)
+            charged = status.billed_usd if status.billed_usd is not None else take.cost_usd
+            take = take.model_copy(update={"cost_usd": round(charged, 4)})
+            take = self.store.put(Path(take.path), take)
+            self.jobs.close(key, job.task_id, "done")  # type: ignore[union-attr]
+            self._charge(request, key, take.cost_usd)
+            budget.settle(reserved, take.cost_usd)
+            self._emit(request, "done", progress=1.0)
             return take
+
+    async def _recover(self, model: VideoModel, request: RenderRequest, job: Job) -> Job | None:
+        """An earlier submit got no answer. Models that can look a task up by the id we gave it
+        (`find_task`) tell us whether it exists; others cannot, so the shot waits for a person."""
+        finder = getattr(model, "find_task", None)
+        if finder is None:
+            raise UnknownOutcome(
+                "an earlier submit of this take got no answer and this provider cannot look tasks up",
+                provider=request.model,
+                shot_id=request.shot_id,
+            )
+        task_id = await finder(request)
+        self.jobs.close(job.render_key, job.task_id, "resolved", note=task_id or "never created")  # type: ignore[union-attr]
+        if task_id is None:
+            return None  # it never reached the provider: submitting now pays once
+        found = job.model_copy(update={"task_id": task_id, "state": "open"})
+        self.jobs.open(found)  # type: ignore[union-attr]
+        return found
+
+    async def _submit(self, model: VideoModel, request: RenderRequest, key: str, reserved: float) -> str:
+        """Submit with retries on transient faults; persist the task id before anything else."""
+        for attempt in range(1, self.policy.max_attempts + 1):
+            try:
+                task_id = await model.submit(request)
+            except UnknownOutcome:
+                self.jobs.open(  # type: ignore[union-attr]
+                    Job(render_key=key, project_id=self.project_id, shot_id=request.shot_id, provider=request.model,
+                        model_id=request.model_id or "", task_id="", state="unknown", reserved_usd=reserved)
+                )  # fmt: skip
+                raise
+            except TransientProviderError as exc:
+                if attempt == self.policy.max_attempts:
+                    raise
+                await self._backoff(request, attempt, exc)
+                continue
+            self.jobs.open(  # type: ignore[union-attr]
+                Job(render_key=key, project_id=self.project_id, shot_id=request.shot_id, provider=request.model,
+                    model_id=request.model_id or "", task_id=task_id, state="open", reserved_usd=reserved)
+            )  # fmt: skip
+            return task_id
+        raise AssertionError("unreachable")
+
+    async def _wait(
+        self, model: VideoModel, request: RenderRequest, task_id: str, started: float
+    ) -> TaskStatus:
+        """Poll until the task ends, backing off; transient poll faults are ridden out."""
+        local = model.card.local  # a local renderer answers in a blink; a hosted model takes minutes
+        interval, faults = (self.policy.local_poll_s if local else self.policy.poll_s), 0
+        ceiling = self.policy.local_poll_s if local else self.policy.poll_max_s
+        while True:
+            if time.monotonic() - started > self.policy.deadline_s:
+                raise _Deadline(
+                    f"task {task_id} still running after {self.policy.deadline_s:.0f} s; it stays recorded: "
+                    "rerun to pick it up",
+                    provider=request.model,
+                    shot_id=request.shot_id,
+                )
+            try:
+                status = await model.poll(task_id)
+            except TransientProviderError as exc:
+                faults += 1
+                if faults >= self.policy.max_attempts * 3:
+                    raise
+                await self._backoff(request, min(faults, 6), exc)
+                continue
+            if status.state not in OPEN_STATES:
+                return status
+            self._emit(request, "running", progress=status.progress)
+            await asyncio.sleep(self._jittered(interval))
+            interval = min(interval * 1.5, ceiling)
+
+    async def _download(
+        self, model: VideoModel, request: RenderRequest, key: str, task_id: str, started: float
+    ) -> Take:
+        for attempt in range(1, self.policy.max_attempts + 1):
+            scratch = self.store.scratch(key)
+            try:
+                await model.fetch(task_id, scratch)
+                return self._check(scratch, request, key, model, time.monotonic() - started)
+            except TransientProviderError as exc:
+                scratch.unlink(missing_ok=True)
+                if attempt == self.policy.max_attempts:
+                    raise
+                await self._backoff(request, attempt, exc)
+        raise AssertionError("unreachable")
 
     def _check(self, file: Path, request: RenderRequest, key: str, model: VideoModel, seconds: float) -> Take:
         """A take enters the store only if it decodes and lasts what was asked."""
@@ -193,12 +410,43 @@ class Renderer:
         return Take(
             shot_id=request.shot_id,
             render_key=key,
-            model=request.model,
+            model=model_key(request),
             path=str(file),
             sha256=_sha256(file),
             duration_s=info.duration_s,
             width=info.width,
             height=info.height,
-            cost_usd=model.card.cost(request.duration_s),
+            cost_usd=self.cost_of(request),
             seconds=round(seconds, 3),
         )
+
+    # --- small helpers -----------------------------------------------------------------------
+
+    def _charge(self, request: RenderRequest, key: str, cost: float, note: str = "") -> None:
+        if cost or not note:
+            self.ledger.record(
+                project_id=self.project_id, shot_id=request.shot_id, render_key=key,
+                model=model_key(request), cost_usd=cost, note=note,
+            )  # fmt: skip
+
+    def _jittered(self, seconds: float) -> float:
+        spread = self.policy.jitter
+        return max(0.0, seconds * (1 + random.uniform(-spread, spread)))
+
+    async def _backoff(self, request: RenderRequest, attempt: int, exc: TransientProviderError) -> None:
+        wait = (
+            exc.retry_after
+            if exc.retry_after is not None
+            else min(self.policy.backoff_s * 2 ** (attempt - 1), self.policy.backoff_max_s)
+        )
+        self._emit(request, "retry", message=f"{exc} (waiting {wait:.1f} s)")
+        await asyncio.sleep(self._jittered(wait) if exc.retry_after is None else wait)
+
+    def _emit(self, request: RenderRequest, stage: str, **kw: object) -> None:
+        self.on_event(RenderEvent(shot_id=request.shot_id, stage=stage, model=model_key(request), **kw))  # type: ignore[arg-type]
+
+
+class _Deadline(ProviderError):
+    """A job ran past its deadline at the provider; its task stays recorded for a later run."""
+
+    code = "render_deadline"
