@@ -18,7 +18,15 @@ def mp4_bytes(seconds: float, width: int = 320, height: int = 180, audio: bool =
         args = [ffmpeg_exe(), "-loglevel", "error", "-y", "-f", "lavfi"]
         args += ["-i", f"testsrc2=s={width}x{height}:r=24:d={seconds}"]
         if audio:
-            args += ["-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}", "-c:a", "aac", "-shortest"]
+            args += [
+                "-f",
+                "lavfi",
+                "-i",
+                f"sine=frequency=440:duration={seconds}",
+                "-c:a",
+                "aac",
+                "-shortest",
+            ]
         args += ["-c:v", "libx264", "-preset", "ultrafast", "-bf", "0", "-pix_fmt", "yuv420p", str(out)]
         subprocess.run(args, check=True)
         return out.read_bytes()
