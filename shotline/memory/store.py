@@ -42,6 +42,15 @@ def write_json(path: Path, obj: object) -> Path:
     return atomic_write(path, json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
 
 
+def _connect(path: Path) -> sqlite3.Connection:
+    """WAL with NORMAL sync: every commit survives a killed process (what resume needs) without an
+    fsync per write; only a power cut can lose the last instant."""
+    db = sqlite3.connect(path, timeout=30)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    return db
+
+
 class TakeStore:
     """Takes by render key: `<root>/<k[:2]>/<k>.mp4` plus its record `<k>.json`."""
 
@@ -90,7 +99,7 @@ class Ledger:
             )
 
     def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path, timeout=30)
+        return _connect(self.path)
 
     def record(
         self, *, project_id: str, shot_id: str, render_key: str, model: str, cost_usd: float, note: str = ""
@@ -142,7 +151,7 @@ class JobBook:
             db.execute("CREATE INDEX IF NOT EXISTS jobs_key ON jobs (render_key, state)")
 
     def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path, timeout=30)
+        return _connect(self.path)
 
     def open(self, job: Job) -> None:
         with self._connect() as db:

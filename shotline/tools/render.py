@@ -56,9 +56,12 @@ class RenderPolicy:
     backoff_s: float = 2.0
     """First wait after a transient fault; doubles each time, with jitter, up to `backoff_max_s`."""
     backoff_max_s: float = 60.0
-    poll_s: float = 5.0
-    """First poll interval; grows by half each poll up to `poll_max_s` (video takes minutes)."""
-    poll_max_s: float = 20.0
+    poll_s: float = 2.0
+    """Shortest poll interval. The interval is a fraction of the time the job has run so far (a task
+    that has taken two minutes will not finish in the next second), so a finished task is noticed
+    within `poll_fraction` of its run time, up to `poll_max_s` late."""
+    poll_fraction: float = 0.05
+    poll_max_s: float = 10.0
     local_poll_s: float = 0.05
     """Poll interval for local models (the animatic, a local ComfyUI answers quickly)."""
     jitter: float = 0.2
@@ -259,59 +262,48 @@ class Renderer:
     async def _attempt(self, request: RenderRequest, budget: _Budget) -> Take:
         model = self.model_for(request)
         key = self.key_of(request)
-        async with self._gate(request.model):
-            started = time.monotonic()
+        started = time.monotonic()
+        async with self._gate(request.model):  # bounds tasks at the provider: submit until it ends
             job = self.jobs.pending(key)  # type: ignore[union-attr]
             if job is not None and job.state == "unknown":
                 job = await self._recover(model, request, job)
             if job is not None:
-                reserved = 0.0  # paid for in the run that submitted it
+                reserved = 0.0  # paid for by the run that submitted it
                 self._emit(request, "resumed", message=f"task {job.task_id}")
             else:
                 reserved = self.cost_of(request)
                 budget.reserve(reserved, request.shot_id)
                 try:
-                    task_id = await self._submit(model, request, key, reserved)
+                    job = await self._submit(model, request, key, reserved)
                 except BaseException:
                     budget.settle(reserved, 0.0)
                     raise
-                job = Job(
-                    render_key=key,
-                    project_id=self.project_id,
-                    shot_id=request.shot_id,
-                    provider=request.model,
-                    model_id=request.model_id or "",
-                    task_id=task_id,
-                    state="open",
-                    reserved_usd=reserved,
-                )
-                self._emit(request, "submitted", message=f"task {task_id}")
+                self._emit(request, "submitted", message=f"task {job.task_id}")
             status = await self._wait(model, request, job.task_id, started)
-            if status.state != "succeeded":
-                charged = status.billed_usd or 0.0
-                self._charge(request, key, charged, note=f"failed: {status.error_code or status.raw_status}")
-                budget.settle(reserved, charged)
-                self.jobs.close(key, job.task_id, "failed", note=status.error or status.raw_status)  # type: ignore[union-attr]
-                if status.refused:
-                    raise RefusedPrompt(
-                        status.error or "the output was refused by moderation",
-                        provider=request.model,
-                        shot_id=request.shot_id,
-                    )
-                raise ProviderError(
-                    f"task {status.state}: {status.error or status.raw_status}",
+        if status.state != "succeeded":
+            charged = status.billed_usd or 0.0
+            self._charge(request, key, charged, note=f"failed: {status.error_code or status.raw_status}")
+            budget.settle(reserved, charged)
+            self.jobs.close(key, job.task_id, "failed", note=status.error or status.raw_status)  # type: ignore[union-attr]
+            if status.refused:
+                raise RefusedPrompt(
+                    status.error or "the output was refused by moderation",
                     provider=request.model,
                     shot_id=request.shot_id,
                 )
-            take = await self._download(model, request, key, job.task_id, started)
-            charged = status.billed_usd if status.billed_usd is not None else take.cost_usd
-            take = take.model_copy(update={"cost_usd": round(charged, 4)})
-            take = self.store.put(Path(take.path), take)
-            self.jobs.close(key, job.task_id, "done")  # type: ignore[union-attr]
-            self._charge(request, key, take.cost_usd)
-            budget.settle(reserved, take.cost_usd)
-            self._emit(request, "done", progress=1.0)
-            return take
+            raise ProviderError(
+                f"task {status.state}: {status.error or status.raw_status}",
+                provider=request.model,
+                shot_id=request.shot_id,
+            )
+        take = await self._download(model, request, key, job.task_id, started)  # at once: URLs expire
+        charged = status.billed_usd if status.billed_usd is not None else take.cost_usd
+        take = self.store.put(Path(take.path), take.model_copy(update={"cost_usd": round(charged, 4)}))
+        self.jobs.close(key, job.task_id, "done")  # type: ignore[union-attr]
+        self._charge(request, key, take.cost_usd)
+        budget.settle(reserved, take.cost_usd)
+        self._emit(request, "done", progress=1.0)
+        return take
 
     async def _recover(self, model: VideoModel, request: RenderRequest, job: Job) -> Job | None:
         """An earlier submit got no answer. Models that can look a task up by the id we gave it
@@ -331,27 +323,32 @@ class Renderer:
         self.jobs.open(found)  # type: ignore[union-attr]
         return found
 
-    async def _submit(self, model: VideoModel, request: RenderRequest, key: str, reserved: float) -> str:
-        """Submit with retries on transient faults; persist the task id before anything else."""
+    async def _submit(self, model: VideoModel, request: RenderRequest, key: str, reserved: float) -> Job:
+        """Submit with retries on transient faults; the task id is on disk before anything else."""
+        job = Job(
+            render_key=key,
+            project_id=self.project_id,
+            shot_id=request.shot_id,
+            provider=request.model,
+            model_id=request.model_id or "",
+            task_id="",
+            state="open",
+            reserved_usd=reserved,
+        )
         for attempt in range(1, self.policy.max_attempts + 1):
             try:
                 task_id = await model.submit(request)
             except UnknownOutcome:
-                self.jobs.open(  # type: ignore[union-attr]
-                    Job(render_key=key, project_id=self.project_id, shot_id=request.shot_id, provider=request.model,
-                        model_id=request.model_id or "", task_id="", state="unknown", reserved_usd=reserved)
-                )  # fmt: skip
+                self.jobs.open(job.model_copy(update={"state": "unknown"}))  # type: ignore[union-attr]
                 raise
             except TransientProviderError as exc:
                 if attempt == self.policy.max_attempts:
                     raise
                 await self._backoff(request, attempt, exc)
                 continue
-            self.jobs.open(  # type: ignore[union-attr]
-                Job(render_key=key, project_id=self.project_id, shot_id=request.shot_id, provider=request.model,
-                    model_id=request.model_id or "", task_id=task_id, state="open", reserved_usd=reserved)
-            )  # fmt: skip
-            return task_id
+            job = job.model_copy(update={"task_id": task_id})
+            self.jobs.open(job)  # type: ignore[union-attr]
+            return job
         raise AssertionError("unreachable")
 
     async def _wait(
@@ -359,8 +356,9 @@ class Renderer:
     ) -> TaskStatus:
         """Poll until the task ends, backing off; transient poll faults are ridden out."""
         local = model.card.local  # a local renderer answers in a blink; a hosted model takes minutes
-        interval, faults = (self.policy.local_poll_s if local else self.policy.poll_s), 0
+        floor = self.policy.local_poll_s if local else self.policy.poll_s
         ceiling = self.policy.local_poll_s if local else self.policy.poll_max_s
+        faults = 0
         while True:
             if time.monotonic() - started > self.policy.deadline_s:
                 raise _Deadline(
@@ -380,8 +378,8 @@ class Renderer:
             if status.state not in OPEN_STATES:
                 return status
             self._emit(request, "running", progress=status.progress)
-            await asyncio.sleep(self._jittered(interval))
-            interval = min(interval * 1.5, ceiling)
+            elapsed = time.monotonic() - started
+            await asyncio.sleep(self._jittered(min(max(floor, elapsed * self.policy.poll_fraction), ceiling)))
 
     async def _download(
         self, model: VideoModel, request: RenderRequest, key: str, task_id: str, started: float
@@ -390,7 +388,9 @@ class Renderer:
             scratch = self.store.scratch(key)
             try:
                 await model.fetch(task_id, scratch)
-                return self._check(scratch, request, key, model, time.monotonic() - started)
+                return await asyncio.to_thread(
+                    self._check, scratch, request, key, model, time.monotonic() - started
+                )
             except TransientProviderError as exc:
                 scratch.unlink(missing_ok=True)
                 if attempt == self.policy.max_attempts:
