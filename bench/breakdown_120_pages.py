@@ -10,10 +10,9 @@ import re
 import time
 from pathlib import Path
 
-from shotline.tools.fountain import parse
-
 from shotline.agents.breakdown import break_down
 from shotline.agents.coverage import plan_shots
+from shotline.tools.fountain import parse
 
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "last_delivery.fountain"
 LINES_PER_PAGE = 55

@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     )
     openai_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("OPENAI_API_KEY"))
     gemini_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("GEMINI_API_KEY"))
+    vidu_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("VIDU_API_KEY"))
     dashscope_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("DASHSCOPE_API_KEY")
     )

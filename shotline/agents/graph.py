@@ -8,7 +8,7 @@ nothing secret is checkpointed and tests swap them freely.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,13 +21,14 @@ from langgraph.types import Command, interrupt
 from shotline.agents import continuity, editor, screenwriter
 from shotline.agents.state import LineState
 from shotline.config import Settings
-from shotline.errors import BudgetExceeded
+from shotline.errors import BudgetExceeded, ProviderUnavailable
 from shotline.memory.bible import Bible
 from shotline.memory.store import Ledger, TakeStore
-from shotline.tools.render import Renderer, RenderEvent
+from shotline.tools.render import Renderer, RenderEvent, RenderPolicy, ShotJob, model_key
+from shotline.tools.routing import RoutingPolicy, route
 from shotline.tools.shot_request import build_request
 from shotline.tools.video import get_model
-from shotline.tools.video.base import VideoModel
+from shotline.tools.video.base import ModelCard, VideoModel
 
 
 @dataclass
@@ -36,11 +37,23 @@ class Crew:
 
     settings: Settings
     models: dict[str, VideoModel] = field(default_factory=dict)
+    routing: RoutingPolicy = field(default_factory=RoutingPolicy)
+    render_policy: RenderPolicy = field(default_factory=RenderPolicy)
 
-    def model(self, name: str) -> VideoModel:
-        if name not in self.models:
-            self.models[name] = get_model(name)
-        return self.models[name]
+    def model(self, name: str, model_id: str | None = None) -> VideoModel:
+        """A model ready to call; one without a key fails here, before any work, saying which key."""
+        key = f"{name}/{model_id}" if model_id else name
+        if key not in self.models:
+            self.models[key] = get_model(name, self.settings, model_id=model_id)
+        model = self.models[key]
+        reason = model.unavailable_reason() if hasattr(model, "unavailable_reason") else None
+        if reason:
+            raise ProviderUnavailable(reason, provider=name)
+        return model
+
+    def cards(self, name: str) -> tuple[ModelCard, ...]:
+        model = self.model(name)
+        return tuple(getattr(type(model), "cards", None) or (model.card,))
 
 
 def _emit(stage: str, status: str, **data: Any) -> None:
@@ -89,34 +102,52 @@ def keep_continuity(state: LineState, runtime: Runtime[Crew]) -> dict[str, Any]:
     return {"storyboard": board, "conflicts": conflicts}
 
 
-def _renderer(state: LineState, crew: Crew, on_event=lambda e: None) -> tuple[Renderer, list]:
+def _renderer(
+    state: LineState, crew: Crew, on_event=lambda e: None, budget_usd: float | None = None
+) -> tuple[Renderer, list[ShotJob]]:
+    """The runner and one job per shot: the routed models for it, primary first."""
     order = state["order"]
+    provider, board, breakdown = order["provider"], state["storyboard"], state["breakdown"]
+    cards = crew.cards(provider)
+    jobs = []
+    for shot in board.shots:
+        template = build_request(shot, breakdown, board, provider)
+        chosen = route(template, cards, crew.routing, framing=shot.framing)
+        ids = [c.model_id or None for c in chosen] if len(cards) > 1 else [None]
+        jobs.append(
+            ShotJob(
+                shot_id=shot.id, candidates=[build_request(shot, breakdown, board, provider, i) for i in ids]
+            )
+        )
     settings = crew.settings
+    models = {model_key(r): crew.model(r.model, r.model_id) for job in jobs for r in job.candidates}
+    policy = crew.render_policy
+    if provider not in policy.per_provider:
+        policy = replace(policy, per_provider={**policy.per_provider, provider: settings.concurrency})
     renderer = Renderer(
         store=TakeStore(settings.takes_dir),
         ledger=Ledger(settings.root / "ledger.sqlite"),
-        models={order["provider"]: crew.model(order["provider"])},
+        models=models,
         project_id=state["project_id"],
-        concurrency=settings.concurrency,
+        policy=policy,
+        budget_usd=budget_usd,
         on_event=on_event,
     )
-    board = state["storyboard"]
-    requests = [build_request(s, state["breakdown"], board, order["provider"]) for s in board.shots]
-    return renderer, requests
+    return renderer, jobs
 
 
 def approve(state: LineState, runtime: Runtime[Crew]) -> dict[str, Any]:
     """Nothing is spent without approval: a paid render stops here until a person says yes."""
     order = state["order"]
-    renderer, requests = _renderer(state, runtime.context)
-    estimate = renderer.estimate_usd(requests)
+    renderer, jobs = _renderer(state, runtime.context)
+    estimate = renderer.estimate_usd(jobs)
     if estimate > 0 and order["budget_usd"] and estimate > order["budget_usd"]:
         raise BudgetExceeded(
             f"the render is estimated at ${estimate:.2f}, over the ${order['budget_usd']:.2f} budget; "
             "raise --budget or render fewer shots"
         )
     if estimate > 0 and not order["approved"]:
-        answer = interrupt({"estimate_usd": estimate, "shots": len(requests), "provider": order["provider"]})
+        answer = interrupt({"estimate_usd": estimate, "shots": len(jobs), "provider": order["provider"]})
         if not answer:
             raise BudgetExceeded("render declined: nothing was spent")
     return {"estimate_usd": estimate}
@@ -128,9 +159,12 @@ def render(state: LineState, runtime: Runtime[Crew]) -> dict[str, Any]:
     def relay(event: RenderEvent) -> None:
         writer({"stage": "render", "status": event.stage, "shot_id": event.shot_id, "message": event.message})
 
-    renderer, requests = _renderer(state, runtime.context, relay)
-    _emit("render", "running", total=len(requests))
-    takes = asyncio.run(renderer.render(requests))
+    order = state["order"]
+    # never past what was approved: the budget if one was set, else the estimate the person accepted
+    cap = order["budget_usd"] or state.get("estimate_usd", 0.0)
+    renderer, jobs = _renderer(state, runtime.context, relay, budget_usd=cap)
+    _emit("render", "running", total=len(jobs))
+    takes = asyncio.run(renderer.render(jobs))
     rendered = sum(1 for t in takes.values() if not t.cache_hit)
     _emit("render", "finished", message=f"{rendered} rendered, {len(takes) - rendered} from cache")
     return {"takes": takes}

@@ -167,7 +167,7 @@ class Renderer:
         return render_key(self.model_for(request).key_payload(request))
 
     def cost_of(self, request: RenderRequest) -> float:
-        return self.model_for(request).card.cost(request.duration_s)
+        return self.model_for(request).card.cost(request.duration_s, request.resolution)
 
     def estimate_usd(self, jobs: Sequence[ShotJob | RenderRequest]) -> float:
         """What rendering these would cost on their first choice, not counting takes already stored

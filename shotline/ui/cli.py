@@ -13,7 +13,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from shotline.config import Settings
-from shotline.errors import BudgetExceeded, InputError, NotBuiltError, ShotlineError, UnknownProviderError
+from shotline.errors import (
+    BudgetExceeded,
+    InputError,
+    NotBuiltError,
+    ProviderUnavailable,
+    ShotlineError,
+    UnknownProviderError,
+)
 from shotline.tools.video import PROVIDERS
 
 app = typer.Typer(
@@ -26,7 +33,7 @@ app = typer.Typer(
 console = Console(stderr=True, soft_wrap=True)
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "last_delivery.fountain"
 STAGES = ("director", "screenwriter", "continuity", "render", "editor")
-BAD_INPUT = (InputError, UnknownProviderError, NotBuiltError, BudgetExceeded)
+BAD_INPUT = (InputError, UnknownProviderError, NotBuiltError, BudgetExceeded, ProviderUnavailable)
 
 
 class LineProgress:
@@ -169,19 +176,53 @@ def make(
     )
 
 
+def _capabilities(card) -> str:
+    parts = []
+    if card.fixed_durations_s and len(card.fixed_durations_s) < 5:
+        parts.append("/".join(f"{d:g}" for d in card.fixed_durations_s) + " s")
+    else:
+        parts.append(f"{card.durations_s[0]:g}-{card.durations_s[1]:g} s")
+    parts.append(" ".join(card.ratios))
+    if card.first_last_frame:
+        parts.append("first+last frame")
+    elif card.image_to_video:
+        parts.append("first frame")
+    if card.reference_images:
+        parts.append(f"{card.reference_images} refs")
+    if card.native_audio:
+        parts.append("audio")
+    return ", ".join(parts)
+
+
 @app.command()
 def providers() -> None:
-    """List the video models and whether each can be used here."""
-    from shotline.tools.video import get_model
+    """List every video model: whether it can be used here (or why not), what it can do, its price."""
+    from rich.table import Table
 
-    for name in PROVIDERS:
-        try:
-            card = get_model(name).card
-            typer.echo(
-                f"{name:<10} available  {card.display_name}, ${card.usd_per_second:.3f}/s ({card.price_source})"
+    from shotline.tools.video import catalog
+
+    table = Table(title="Video models", show_lines=False)
+    for column in ("provider", "model", "available", "can do", "USD/s", "price source"):
+        table.add_column(column, overflow="fold")
+    for info in catalog(Settings()):
+        status = "[green]yes[/]" if info.unavailable is None else f"[yellow]{info.unavailable}[/]"
+        for n, card in enumerate(info.cards):
+            price = (
+                f"{card.usd_per_second:.3f}"
+                if card.usd_per_second or not card.usd_per_clip
+                else f"{card.usd_per_clip:.2f}/clip"
             )
-        except NotBuiltError:
-            typer.echo(f"{name:<10} not built yet")
+            table.add_row(
+                info.name if n == 0 else "",
+                card.model_id or card.display_name,
+                status if n == 0 else "",
+                _capabilities(card),
+                price,
+                f"{card.price_source.split(' (')[0][:60]} ({card.price_date})",
+            )
+        if not info.cards:
+            table.add_row(info.name, "", f"[red]{info.unavailable}[/]", "", "", "")
+    Console(width=200).print(table)
 
 
 def _not_built(what: str) -> None:

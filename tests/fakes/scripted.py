@@ -8,7 +8,6 @@ every run of a test sees the same story.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import random
 from collections import Counter
 from dataclasses import dataclass, field
@@ -67,21 +66,23 @@ class ScriptedModel:
             price_source="test fixture",
             price_date="2026-11-23",
         )
-        self._rng = random.Random(self.faults.seed)
+        self._calls: Counter = Counter()
         if self.can_find:  # only some providers can look a task up by a client-chosen id
             self.find_task = self._find_task
-        self._ids = itertools.count(1)
 
     def key_payload(self, request: RenderRequest) -> dict:
         return generic_key_payload(request)
 
-    def _roll(self, p: float) -> bool:
-        return self._rng.random() < p
+    def _roll(self, p: float, what: str) -> bool:
+        """A fault decided by (seed, what, how many times `what` happened): the same story whatever
+        order concurrent jobs reach the fake in."""
+        self._calls[what] += 1
+        return random.Random(f"{self.faults.seed}:{what}:{self._calls[what]}").random() < p
 
     async def submit(self, request: RenderRequest) -> str:
         self.submits[request.shot_id] += 1
         planned = self.script.pop(0) if self.script else None
-        if planned == "transient" or (planned is None and self._roll(self.faults.transient)):
+        if planned == "transient" or (planned is None and self._roll(self.faults.transient, f"submit:{request.shot_id}")):
             raise TransientProviderError("HTTP 429: slow down", provider=self.name, retry_after=0.0)
         if planned == "permanent":
             raise ProviderError("HTTP 400: InvalidParameter duration", provider=self.name)
@@ -92,12 +93,12 @@ class ScriptedModel:
         outcome = "succeeded"
         if planned in {"refuse", "fail"}:
             outcome = {"refuse": "refused", "fail": "failed"}[planned]
-        elif planned is None and self._roll(self.faults.refuse):
+        elif planned is None and self._roll(self.faults.refuse, f"refuse:{request.shot_id}"):
             outcome = "refused"
-        elif planned is None and self._roll(self.faults.fail):
+        elif planned is None and self._roll(self.faults.fail, f"fail:{request.shot_id}"):
             outcome = "failed"
         task = Task(
-            id=f"task-{next(self._ids)}",
+            id=f"task-{request.shot_id}-{self.submits[request.shot_id]}",
             shot_id=request.shot_id,
             external_id=f"{request.shot_id}:{request.prompt[:8]}",
             duration_s=self.card.billed_seconds(request.duration_s),
@@ -105,7 +106,7 @@ class ScriptedModel:
             outcome=outcome,
         )
         self.tasks[task.id] = task
-        if planned == "lost" or (planned is None and self._roll(self.faults.timeout)):
+        if planned == "lost" or (planned is None and self._roll(self.faults.timeout, f"lost:{request.shot_id}")):
             raise UnknownOutcome(
                 "no answer to the submit (ReadTimeout); the task may exist", provider=self.name
             )
@@ -122,7 +123,7 @@ class ScriptedModel:
         try:
             if self.latency_s:
                 await asyncio.sleep(self.latency_s)
-            if self._roll(self.faults.transient):
+            if self._roll(self.faults.transient, f"poll:{task_id}"):
                 raise TransientProviderError("HTTP 502", provider=self.name, retry_after=0.0)
             task = self.tasks[task_id]
             if task.polls_left > 0:
@@ -152,7 +153,7 @@ class ScriptedModel:
             self.running -= 1
 
     async def fetch(self, task_id: str, dest: Path) -> Path:
-        if self._roll(self.faults.transient):
+        if self._roll(self.faults.transient, f"fetch:{task_id}"):
             raise TransientProviderError("download broke off: ReadError", provider=self.name)
         task = self.tasks[task_id]
         dest.write_bytes(mp4_bytes(task.duration_s))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -131,13 +132,20 @@ class ModelCard(BaseModel):
     native_audio: bool = False
     seed: bool = False
     usd_per_second: float = 0.0
+    usd_per_second_by_resolution: dict[str, float] = Field(
+        default_factory=dict, description="where the price depends on resolution (e.g. 1080p costs more)"
+    )
+    whole_seconds: bool = Field(
+        default=False, description="the API takes whole seconds: 7.2 s is sent and billed as 8"
+    )
     usd_per_clip: float = 0.0
     price_source: str = ""
     price_date: str = ""
     typical_latency_s: float = Field(default=0.0, description="median time to a finished take, for routing")
 
-    def cost(self, duration_s: float) -> float:
-        return round(self.usd_per_clip + self.usd_per_second * self.billed_seconds(duration_s), 4)
+    def cost(self, duration_s: float, resolution: str | None = None) -> float:
+        rate = self.usd_per_second_by_resolution.get(resolution or "", self.usd_per_second)
+        return round(self.usd_per_clip + rate * self.billed_seconds(duration_s), 4)
 
     def billed_seconds(self, duration_s: float) -> float:
         """The clip length the provider will make (and bill) for a shot of `duration_s`."""
@@ -145,7 +153,8 @@ class ModelCard(BaseModel):
             return next(
                 (d for d in sorted(self.fixed_durations_s) if d >= duration_s), max(self.fixed_durations_s)
             )
-        return min(max(duration_s, self.durations_s[0]), self.durations_s[1])
+        seconds = min(max(duration_s, self.durations_s[0]), self.durations_s[1])
+        return float(math.ceil(seconds - 1e-9)) if self.whole_seconds else seconds
 
 
 @runtime_checkable

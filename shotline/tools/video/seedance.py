@@ -28,6 +28,7 @@ from shotline.tools.video.status import normalise
 
 PROVIDER = "seedance"
 TASKS_PATH = "/contents/generations/tasks"
+MAX_INLINE_BODY_BYTES = 64_000_000  # the whole request body is capped at 64 MB (§3.2)
 
 # --- platforms: which host speaks which family of model ids ----------------------------------
 
@@ -120,7 +121,7 @@ def _make_card(model_id: str, display_name: str, **caps: Any) -> ModelCard:
         display_name=display_name,
         model_id=model_id,
         durations_s=(low, high),
-        fixed_durations_s=tuple(float(s) for s in range(low, high + 1)),  # whole seconds only
+        whole_seconds=True,  # the API takes whole seconds
         usd_per_second=TOKEN_PRICES[model_id].usd_per_second_720p(),
         price_source=PRICE_SOURCE,
         price_date=PRICE_DATE,
@@ -283,8 +284,8 @@ def strip_text_commands(prompt: str) -> str:
 
 
 def reference_labels(references: tuple[MediaRef, ...]) -> list[str]:
-    """"Image 1", "Video 1", "Image 2" ...: numbered per kind in content order, as the prompt must
-    address them (§3.2)."""
+    """Labels numbered per kind in content order ("Image 1", "Video 1", "Image 2" ...), as the prompt
+    must address the references (§3.2)."""
     seen: Counter[str] = Counter()
     labels = []
     for ref in references:
@@ -355,12 +356,25 @@ class Seedance(Hosted):
             body["seed"] = request.seed
         if card.native_audio:
             body["generate_audio"] = request.audio  # the API defaults to true on 2.x: always say
+        self._check_size(body["content"])
         return body
+
+    def _check_size(self, content: list[ContentItem]) -> None:
+        """Inline (data: URL) media all travel in one body, which Ark caps at 64 MB."""
+        inline = sum(len(url) for item in content for url in _urls(item) if url.startswith("data:"))
+        if inline > MAX_INLINE_BODY_BYTES:
+            raise ProviderError(
+                f"the inline keyframes and references come to {inline // 1_000_000} MB, over Ark's 64 MB "
+                "request limit; host the larger files and give their URLs",
+                provider=self.provider,
+            )
 
     def _check_format(self, request: RenderRequest) -> None:
         card = self.card
         if request.resolution not in card.resolutions:
-            raise self._unsupported(f"resolution {request.resolution} (it takes {', '.join(card.resolutions)})")
+            raise self._unsupported(
+                f"resolution {request.resolution} (it takes {', '.join(card.resolutions)})"
+            )
         if request.ratio not in card.ratios:
             raise self._unsupported(f"ratio {request.ratio}")
 
@@ -389,20 +403,27 @@ class Seedance(Hosted):
 
     def _frame(self, ref: MediaRef, role: Literal["first_frame", "last_frame"]) -> ImageItem:
         if ref.kind != "image":
-            raise ProviderError(f"the {role.replace('_', ' ')} must be an image, not {ref.kind}", provider=self.provider)
+            raise ProviderError(
+                f"the {role.replace('_', ' ')} must be an image, not {ref.kind}", provider=self.provider
+            )
         return {"type": "image_url", "image_url": {"url": url_or_data(ref)}, "role": role}
 
     def _reference_items(self, references: tuple[MediaRef, ...]) -> list[ContentItem]:
         card = self.card
         counts = Counter(ref.kind for ref in references)
-        limits = {"image": card.reference_images, "video": card.reference_videos, "audio": card.reference_audios}
+        limits = {
+            "image": card.reference_images,
+            "video": card.reference_videos,
+            "audio": card.reference_audios,
+        }
         for kind, count in counts.items():
             if count > limits[kind]:
                 taken = f"at most {limits[kind]}" if limits[kind] else "no"
                 raise self._unsupported(f"{count} reference {kind}(s): it takes {taken}")
         if counts["audio"] and not (counts["image"] or counts["video"]):
             raise ProviderError(
-                "reference audio cannot be the only reference; add an image or a video", provider=self.provider
+                "reference audio cannot be the only reference; add an image or a video",
+                provider=self.provider,
             )
         return [self._reference(ref) for ref in references]
 
@@ -465,6 +486,11 @@ class Seedance(Hosted):
         """429 `QuotaExceeded` (quota or 120 queued tasks) and `SetLimitExceeded` (the user's own spend
         cap) do not clear by waiting; the other 429 codes are rate limits and do (§3.4)."""
         return status == 429 and error_code(body).split(".")[0] in {"QuotaExceeded", "SetLimitExceeded"}
+
+
+def _urls(item: ContentItem) -> list[str]:
+    media = [item.get(key) for key in ("image_url", "video_url", "audio_url")]
+    return [m["url"] for m in media if isinstance(m, dict)]
 
 
 def error_code(body: Any) -> str:
