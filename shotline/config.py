@@ -23,7 +23,8 @@ class Settings(BaseSettings):
     llm_base_url: str | None = None
     budget_usd: float = Field(default=0.0, ge=0.0, description="approved spend per run")
     api_tokens: SecretStr | None = None
-    concurrency: int = Field(default=2, ge=1, description="takes rendered at once")
+    concurrency: int = Field(default=2, ge=1, description="takes rendered at once per provider")
+    poll_s: float = Field(default=2.0, gt=0, description="shortest wait between polls of a hosted task")
 
     ark_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("ARK_API_KEY"))
     kling_access_key: SecretStr | None = Field(

@@ -38,7 +38,7 @@ class Crew:
     settings: Settings
     models: dict[str, VideoModel] = field(default_factory=dict)
     routing: RoutingPolicy = field(default_factory=RoutingPolicy)
-    render_policy: RenderPolicy = field(default_factory=RenderPolicy)
+    render_policy: RenderPolicy | None = None  # None: the defaults, with the settings' poll interval
 
     def model(self, name: str, model_id: str | None = None) -> VideoModel:
         """A model ready to call; one without a key fails here, before any work, saying which key."""
@@ -121,7 +121,7 @@ def _renderer(
         )
     settings = crew.settings
     models = {model_key(r): crew.model(r.model, r.model_id) for job in jobs for r in job.candidates}
-    policy = crew.render_policy
+    policy = crew.render_policy or RenderPolicy(poll_s=settings.poll_s)
     if provider not in policy.per_provider:
         policy = replace(policy, per_provider={**policy.per_provider, provider: settings.concurrency})
     renderer = Renderer(

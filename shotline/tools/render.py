@@ -63,7 +63,7 @@ class RenderPolicy:
     poll_fraction: float = 0.05
     poll_max_s: float = 10.0
     local_poll_s: float = 0.05
-    """Poll interval for local models (the animatic, a local ComfyUI answers quickly)."""
+    """Poll interval for in-process models (the animatic), whose tasks end in seconds."""
     jitter: float = 0.2
     """Fraction of random spread on every wait, so many jobs do not poll in lockstep."""
     deadline_s: float = 1800.0
@@ -170,13 +170,13 @@ class Renderer:
         return self.model_for(request).card.cost(request.duration_s, request.resolution)
 
     def estimate_usd(self, jobs: Sequence[ShotJob | RenderRequest]) -> float:
-        """What rendering these would cost on their first choice, not counting takes already stored
-        or tasks already paid for and still running."""
+        """What rendering these will cost on their first choice, not counting takes already stored.
+        A task still running at the provider from an earlier run counts once: it is billed when it
+        finishes, and it is not submitted again."""
         total = 0.0
         for job in jobs:
             request = job.candidates[0] if isinstance(job, ShotJob) else job
-            key = self.key_of(request)
-            if self.store.get(key) is None and self.jobs.pending(key) is None:  # type: ignore[union-attr]
+            if self.store.get(self.key_of(request)) is None:
                 total += self.cost_of(request)
         return round(total, 4)
 
@@ -263,18 +263,20 @@ class Renderer:
         model = self.model_for(request)
         key = self.key_of(request)
         started = time.monotonic()
+        durable = getattr(model, "durable_tasks", True)  # in-process renderers' tasks die with us
         async with self._gate(request.model):  # bounds tasks at the provider: submit until it ends
-            job = self.jobs.pending(key)  # type: ignore[union-attr]
+            job = self.jobs.pending(key) if durable else None  # type: ignore[union-attr]
             if job is not None and job.state == "unknown":
                 job = await self._recover(model, request, job)
-            if job is not None:
-                reserved = 0.0  # paid for by the run that submitted it
+            if job is not None:  # submitted by an earlier run: poll it, never submit it again
+                reserved = self.cost_of(request)
+                budget.reserve(reserved, request.shot_id)
                 self._emit(request, "resumed", message=f"task {job.task_id}")
             else:
                 reserved = self.cost_of(request)
                 budget.reserve(reserved, request.shot_id)
                 try:
-                    job = await self._submit(model, request, key, reserved)
+                    job = await self._submit(model, request, key, reserved, durable=durable)
                 except BaseException:
                     budget.settle(reserved, 0.0)
                     raise
@@ -323,7 +325,9 @@ class Renderer:
         self.jobs.open(found)  # type: ignore[union-attr]
         return found
 
-    async def _submit(self, model: VideoModel, request: RenderRequest, key: str, reserved: float) -> Job:
+    async def _submit(
+        self, model: VideoModel, request: RenderRequest, key: str, reserved: float, *, durable: bool = True
+    ) -> Job:
         """Submit with retries on transient faults; the task id is on disk before anything else."""
         job = Job(
             render_key=key,
@@ -347,7 +351,8 @@ class Renderer:
                 await self._backoff(request, attempt, exc)
                 continue
             job = job.model_copy(update={"task_id": task_id})
-            self.jobs.open(job)  # type: ignore[union-attr]
+            if durable:
+                self.jobs.open(job)  # type: ignore[union-attr]
             return job
         raise AssertionError("unreachable")
 
@@ -355,9 +360,10 @@ class Renderer:
         self, model: VideoModel, request: RenderRequest, task_id: str, started: float
     ) -> TaskStatus:
         """Poll until the task ends, backing off; transient poll faults are ridden out."""
-        local = model.card.local  # a local renderer answers in a blink; a hosted model takes minutes
-        floor = self.policy.local_poll_s if local else self.policy.poll_s
-        ceiling = self.policy.local_poll_s if local else self.policy.poll_max_s
+        # an in-process renderer answers in a blink; a server (hosted, or a local ComfyUI) takes minutes
+        quick = not getattr(model, "durable_tasks", True)
+        floor = self.policy.local_poll_s if quick else self.policy.poll_s
+        ceiling = self.policy.local_poll_s if quick else self.policy.poll_max_s
         faults = 0
         while True:
             if time.monotonic() - started > self.policy.deadline_s:

@@ -79,8 +79,8 @@ def why_not(card: ModelCard, needs: Needs) -> str | None:
         return "cannot end on a given last frame"
     if needs.first_frame and not (card.image_to_video or card.first_last_frame):
         return "cannot start from a keyframe"
-    if needs.references and not (card.reference_images or card.image_to_video):
-        return "takes no reference images"
+    if needs.references > card.reference_images:
+        return f"takes {card.reference_images} reference images, the shot has {needs.references}"
     if needs.audio and not card.native_audio:
         return "makes no sound"
     return None

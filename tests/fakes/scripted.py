@@ -82,7 +82,9 @@ class ScriptedModel:
     async def submit(self, request: RenderRequest) -> str:
         self.submits[request.shot_id] += 1
         planned = self.script.pop(0) if self.script else None
-        if planned == "transient" or (planned is None and self._roll(self.faults.transient, f"submit:{request.shot_id}")):
+        if planned == "transient" or (
+            planned is None and self._roll(self.faults.transient, f"submit:{request.shot_id}")
+        ):
             raise TransientProviderError("HTTP 429: slow down", provider=self.name, retry_after=0.0)
         if planned == "permanent":
             raise ProviderError("HTTP 400: InvalidParameter duration", provider=self.name)
@@ -106,7 +108,9 @@ class ScriptedModel:
             outcome=outcome,
         )
         self.tasks[task.id] = task
-        if planned == "lost" or (planned is None and self._roll(self.faults.timeout, f"lost:{request.shot_id}")):
+        if planned == "lost" or (
+            planned is None and self._roll(self.faults.timeout, f"lost:{request.shot_id}")
+        ):
             raise UnknownOutcome(
                 "no answer to the submit (ReadTimeout); the task may exist", provider=self.name
             )

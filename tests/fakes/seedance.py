@@ -38,6 +38,7 @@ class FakeArk:
     expire_first_url: bool = False  # the first result URL handed out answers 403, as a stale TOS link
     expired_status: int = 403
     clip_seconds: float = 1.0
+    clip_as_requested: bool = False  # serve a clip as long as the task asked for (end-to-end runs)
     tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _urls: itertools.count = field(default_factory=lambda: itertools.count(1))
@@ -106,10 +107,10 @@ class FakeArk:
             if self.expire_first_url and n == 1:
                 self._expired.add(f"sig{n}")
             obj["content"] = {"video_url": video, "last_frame_url": f"{base}.png?X-Tos-Signature=sig{n}"}
-            obj["usage"] = {
-                "completion_tokens": self.completion_tokens,
-                "total_tokens": self.completion_tokens,
-            }
+            tokens = self.completion_tokens
+            if self.clip_as_requested:  # tokens ~ W x H x fps x seconds / 1024: 21,600 a second at 720p
+                tokens = 21_600 * int(body.get("duration", 5))
+            obj["usage"] = {"completion_tokens": tokens, "total_tokens": tokens}
         elif status == "failed":
             obj["error"] = {"code": self.fail_code, "message": self.fail_message}
         return obj
@@ -121,4 +122,8 @@ class FakeArk:
                 self.expired_status,
                 b"<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>",
             )
-        return Reply(200, mp4_bytes(self.clip_seconds), {"Content-Type": "video/mp4"})
+        seconds = self.clip_seconds
+        if self.clip_as_requested:
+            task_id = rec.path.removeprefix("/tos/").removesuffix(".mp4")
+            seconds = float(self.tasks[task_id]["body"].get("duration", seconds))
+        return Reply(200, mp4_bytes(seconds), {"Content-Type": "video/mp4"})

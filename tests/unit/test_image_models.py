@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import io
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -23,7 +22,9 @@ from shotline.errors import (
     RefusedPrompt,
     TransientProviderError,
     UnknownOutcome,
+    UnknownProviderError,
 )
+from shotline.tools.image import configured_image_models, get_image_model
 from shotline.tools.image.base import (
     HostedImage,
     ImageModel,
@@ -42,7 +43,6 @@ from tests.fakes.server import FakeServer, Recorded, Reply
 
 KEY = "sk-TEST-imagekey-7f3a91"
 T = TypeVar("T")
-M = TypeVar("M", bound=HostedImage)
 
 
 @pytest.fixture(scope="module")
@@ -602,7 +602,7 @@ def test_flux_waits_no_longer_than_its_limit(_server: FakeServer, fal_fake: FalF
     fal_fake.statuses = [{"status": "IN_QUEUE", "queue_position": 40}]
     model = flux(_server)
     model.max_wait_s = 0.05
-    with pytest.raises(TransientProviderError, match="still IN_QUEUE"):
+    with pytest.raises(UnknownOutcome, match="fal-req-0001 still IN_QUEUE after 0 s; it may still finish"):
         generate(model, sheet_request(), tmp_path)
 
 
@@ -709,7 +709,7 @@ def test_local_character_sheet_has_four_different_views_in_the_characters_colour
             diff = ImageStat.Stat(ImageChops.difference(views[i], views[j])).mean
             assert sum(diff) / 3 > 2.0, f"{VIEWS[i]} and {VIEWS[j]} look the same"
     background = {rgb.getpixel((1, 1)), views[0].getpixel((views[0].width // 2, 2))}
-    counts = Counter(p for p in rgb.getdata() if p not in background)
+    counts = Counter({c: n for n, c in rgb.getcolors(1 << 24) or [] if c not in background})
     dominant, _ = counts.most_common(1)[0]
     assert dominant == Image.new("RGB", (1, 1), color).getpixel((0, 0))
 
@@ -759,8 +759,6 @@ def test_local_renderer_needs_a_subject_and_makes_one_sheet(tmp_path: Path) -> N
 def test_a_provider_answering_with_a_non_image_fails_clearly(
     _server: FakeServer, seedream_fake: SeedreamFake, tmp_path: Path
 ) -> None:
-    seedream_fake.files["seedream-0.png"] = b"<html>not an image</html>"
-
     def broken(req: Recorded) -> Reply:
         if req.method == "GET":
             return Reply(200, b"<html>not an image</html>", {"Content-Type": "text/html"})
@@ -769,5 +767,17 @@ def test_a_provider_answering_with_a_non_image_fails_clearly(
     serve(_server, broken)
     with pytest.raises(ProviderError, match="seedream: returned a file that is not an image"):
         generate(seedream(_server), sheet_request(), tmp_path)
-    assert not [p for p in tmp_path.iterdir()]  # no half-stored file left behind
-    assert io  # keep the import for readers of the PNG helpers
+    assert not list(tmp_path.iterdir())  # no half-stored file left behind
+
+
+def test_registry_lists_configured_models_with_the_offline_one_last(monkeypatch: pytest.MonkeyPatch) -> None:
+    _clear_env(monkeypatch)
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert [m.card.name for m in configured_image_models(settings)] == ["local"]
+    monkeypatch.setenv("ARK_API_KEY", KEY)
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert [m.card.name for m in configured_image_models(settings)] == ["seedream", "local"]
+    model = get_image_model("Seedream", settings, model_id="seedream-4-5-251128")
+    assert model.card.model_id == "seedream-4-5-251128"
+    with pytest.raises(UnknownProviderError, match="known image providers: seedream, openai, flux, local"):
+        get_image_model("midjourney", settings)

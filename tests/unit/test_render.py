@@ -113,7 +113,7 @@ def test_a_resumed_run_polls_the_task_it_already_paid_for(tmp_path: Path):
         Job(render_key=r.key_of(req("001")), project_id="p1", shot_id="001", provider="paid", model_id="",
             task_id=task_id, state="open", reserved_usd=0.2)
     )  # fmt: skip
-    assert r.estimate_usd([req("001")]) == 0  # already paid for: the estimate does not count it twice
+    assert r.estimate_usd([req("001")]) == 0.2  # billed when it finishes: counted once, not twice
     takes = asyncio.run(renderer(tmp_path, model).render([req("001")]))
     assert model.submits["001"] == 1 and len(model.tasks) == 1
     assert Path(takes["001"].path).exists()

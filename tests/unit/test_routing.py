@@ -42,7 +42,7 @@ def test_filters_by_what_the_shot_needs():
     assert names(
         route(req(last_frame=ref.model_copy(update={"role": "last_frame"})), CARDS, RoutingPolicy())
     ) == ["kling"]
-    assert names(route(req(references=(ref,)), CARDS, RoutingPolicy())) == ["kling", "veo"]
+    assert names(route(req(references=(ref,)), CARDS, RoutingPolicy())) == ["veo"]
     assert names(route(req(seconds=9.5), CARDS, RoutingPolicy())) == ["cheap", "kling"]  # veo tops out at 8
 
 

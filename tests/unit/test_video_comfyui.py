@@ -125,6 +125,12 @@ def test_text_to_video_queues_the_filled_template(server: FakeServer) -> None:
     assert "7" not in graph and "start_image" not in latent  # no first frame: text-to-video
     assert graph["11"]["inputs"]["fps"] == 24.0
     assert graph["12"]["inputs"]["filename_prefix"] == f"shotline/s01_{task_id[:8]}"
+    run(comfy(server), lambda m: m.submit(req(shot_id="../sc 2/004")))
+    assert (
+        server.calls("POST", "/prompt")[-1]
+        .json()["prompt"]["12"]["inputs"]["filename_prefix"]
+        .startswith("shotline/___sc_2_004_")
+    )
     # everything else is the template, untouched
     assert graph["1"] == TEMPLATE["1"] and graph["9"]["inputs"]["steps"] == 20
 
@@ -381,6 +387,10 @@ def test_comfyui_url_and_base_url_override(server: FakeServer, monkeypatch: pyte
     monkeypatch.setenv("COMFYUI_URL", server.url + "/")
     model = ComfyUI.from_settings(Settings(_env_file=None))  # type: ignore[call-arg]
     assert model.base_url == server.url and model.unavailable_reason() is None
+    monkeypatch.setenv(
+        "COMFYUI_URL", server.url.removeprefix("http://")
+    )  # host:port, as ComfyUI scripts write it
+    assert ComfyUI.from_settings(Settings(_env_file=None)).base_url == server.url  # type: ignore[call-arg]
 
     monkeypatch.setenv("COMFYUI_URL", "http://127.0.0.1:9")  # nothing listens there
     monkeypatch.setenv("SHOTLINE_COMFYUI_BASE_URL", server.url)

@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from shotline.errors import ProviderError, RefusedPrompt, TransientProviderError
+from shotline.errors import ProviderError, RefusedPrompt, UnknownOutcome
 from shotline.tools.image.base import HostedImage, ImageCard, ImageRequest
 from shotline.tools.video.media import url_or_data
 
@@ -193,16 +193,13 @@ class Flux(HostedImage):
             status = QueueStatus.model_validate(answer)
             if status.status == "COMPLETED":
                 if status.error:
-                    raise ProviderError(
-                        f"request {ticket.request_id} failed: {status.error_type or ''} {status.error}".replace(
-                            "  ", " "
-                        ),
-                        provider=self.provider,
-                    )
+                    why = " ".join(filter(None, (status.error_type, status.error)))
+                    raise ProviderError(f"request {ticket.request_id} failed: {why}", provider=self.provider)
                 return
-            if time.monotonic() > deadline:
-                raise TransientProviderError(
-                    f"request {ticket.request_id} still {status.status} after {self.max_wait_s:.0f} s",
+            if time.monotonic() > deadline:  # it may still run, and be billed: not worth a blind retry
+                raise UnknownOutcome(
+                    f"request {ticket.request_id} still {status.status} after {self.max_wait_s:.0f} s; "
+                    "it may still finish and be billed",
                     provider=self.provider,
                 )
             await asyncio.sleep(self.poll_interval_s)

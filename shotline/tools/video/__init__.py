@@ -36,7 +36,9 @@ def model_class(name: str) -> type:
     try:
         return getattr(importlib.import_module(f"shotline.tools.video.{module}"), cls)
     except (ImportError, AttributeError) as exc:
-        raise NotBuiltError(f"the {key!r} video model wrapper is not built yet; use --provider animatic") from exc
+        raise NotBuiltError(
+            f"the {key!r} video model wrapper is not built yet; use --provider animatic"
+        ) from exc
 
 
 def get_model(name: str, settings: Settings | None = None, *, model_id: str | None = None) -> VideoModel:

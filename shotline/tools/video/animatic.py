@@ -120,6 +120,8 @@ class _Job:
 class Animatic:
     """The offline default model: storyboard video drawn locally, free, in a worker thread."""
 
+    durable_tasks = False  # its tasks live in this process: after a restart they are rendered again
+
     card = ModelCard(
         name="animatic",
         display_name="Animatic (local storyboard video)",

@@ -19,6 +19,7 @@ import copy
 import hashlib
 import json
 import os
+import re
 import uuid
 from pathlib import Path
 from typing import Any, ClassVar
@@ -46,6 +47,7 @@ DEFAULT_NEGATIVE = (
     "extra fingers, extra limbs, subtitles, captions, text, watermark, logo"
 )
 MIME_SUFFIX = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
+_SAFE = re.compile(r"[^A-Za-z0-9_-]")  # a shot id in an output file name: no folders, no surprises
 
 
 # --- the workflow template and its filler -------------------------------------------------------
@@ -329,6 +331,10 @@ class ComfyUI(Hosted):
         workflow: Path | None = None,
         client: httpx.AsyncClient | None = None,
     ) -> None:
+        if (
+            base_url and "://" not in base_url
+        ):  # COMFYUI_URL=127.0.0.1:8188, as ComfyUI's own scripts write it
+            base_url = f"http://{base_url}"
         super().__init__(api_key=None, base_url=base_url, model_id=model_id, client=client)
         self.configured = bool(base_url)
         self.client_id = uuid.uuid4().hex  # ComfyUI's per-client id, for its WebSocket messages
@@ -404,7 +410,7 @@ class ComfyUI(Hosted):
             frames=frame_count(seconds, self.workflow.fps, self.workflow.frame_step),
             fps=self.workflow.fps,
             image=image,
-            filename_prefix=f"shotline/{request.shot_id}_{prompt_id[:8]}",
+            filename_prefix=f"shotline/{_SAFE.sub('_', request.shot_id)}_{prompt_id[:8]}",
         )
 
     def _check(self, request: RenderRequest) -> None:

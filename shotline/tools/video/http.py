@@ -48,8 +48,8 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
 class Hosted:
     """Base of a hosted video model wrapper: one provider, one chosen model id.
 
-    Subclasses set the class attributes, implement `submit`, `poll` and `_result_url`, and may
-    override `_refusal` to recognise their provider's moderation errors.
+    Subclasses set the class attributes, implement `submit` and `poll`, and override `_refusal`,
+    `_permanent` and `_check_body` to recognise their provider's moderation, quota and in-body errors.
     """
 
     provider: ClassVar[str]
@@ -250,3 +250,4 @@ class Hosted:
     async def aclose(self) -> None:
         if self._client is not None:
             await self._client.aclose()
+            self._client = None  # a later call (another event loop) opens a fresh client
