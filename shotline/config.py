@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     budget_usd: float = Field(default=0.0, ge=0.0, description="approved spend per run")
     api_tokens: SecretStr | None = None
     concurrency: int = Field(default=2, ge=1, description="takes rendered at once per provider")
+    image_provider: str = Field(
+        default="local", description="reference sheets: local, seedream, openai, flux"
+    )
     poll_s: float = Field(default=2.0, gt=0, description="shortest wait between polls of a hosted task")
 
     ark_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("ARK_API_KEY"))

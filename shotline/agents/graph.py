@@ -24,11 +24,14 @@ from shotline.config import Settings
 from shotline.errors import BudgetExceeded, ProviderUnavailable
 from shotline.memory.bible import Bible
 from shotline.memory.store import Ledger, TakeStore
+from shotline.tools.image import get_image_model
+from shotline.tools.image.base import ImageModel
+from shotline.tools.references import ImageAssets, attach, character_sheets, sheet_requests
 from shotline.tools.render import Renderer, RenderEvent, RenderPolicy, ShotJob, model_key
 from shotline.tools.routing import RoutingPolicy, route
 from shotline.tools.shot_request import build_request
 from shotline.tools.video import get_model
-from shotline.tools.video.base import ModelCard, VideoModel
+from shotline.tools.video.base import MediaRef, ModelCard, VideoModel
 
 
 @dataclass
@@ -39,6 +42,7 @@ class Crew:
     models: dict[str, VideoModel] = field(default_factory=dict)
     routing: RoutingPolicy = field(default_factory=RoutingPolicy)
     render_policy: RenderPolicy | None = None  # None: the defaults, with the settings' poll interval
+    _image: ImageModel | None = None
 
     def model(self, name: str, model_id: str | None = None) -> VideoModel:
         """A model ready to call; one without a key fails here, before any work, saying which key."""
@@ -50,6 +54,11 @@ class Crew:
         if reason:
             raise ProviderUnavailable(reason, provider=name)
         return model
+
+    def image_model(self) -> ImageModel:
+        if self._image is None:
+            self._image = get_image_model(self.settings.image_provider, self.settings)
+        return self._image
 
     def cards(self, name: str) -> tuple[ModelCard, ...]:
         model = self.model(name)
@@ -102,10 +111,32 @@ def keep_continuity(state: LineState, runtime: Runtime[Crew]) -> dict[str, Any]:
     return {"storyboard": board, "conflicts": conflicts}
 
 
+def _assets(crew: Crew) -> ImageAssets:
+    return ImageAssets(crew.settings.root / "assets", crew.image_model())
+
+
+def _sheets(state: LineState, crew: Crew, *, make: bool) -> dict[str, MediaRef]:
+    """The characters' reference sheets, for providers whose models take references. `make=False`
+    only looks up sheets already made (before approval nothing is spent, unless the image model is free)."""
+    cards = crew.cards(state["order"]["provider"])
+    if not any(c.reference_images for c in cards):
+        return {}
+    assets = _assets(crew)
+    if make or assets.model.card.usd_per_image == 0:
+        return asyncio.run(character_sheets(state["breakdown"], assets))
+    found = {cid: assets.cached(r) for cid, r in sheet_requests(state["breakdown"]).items()}
+    return {cid: ref for cid, ref in found.items() if ref is not None}
+
+
 def _renderer(
-    state: LineState, crew: Crew, on_event=lambda e: None, budget_usd: float | None = None
+    state: LineState,
+    crew: Crew,
+    on_event=lambda e: None,
+    budget_usd: float | None = None,
+    sheets: dict[str, MediaRef] | None = None,
 ) -> tuple[Renderer, list[ShotJob]]:
-    """The runner and one job per shot: the routed models for it, primary first."""
+    """The runner and one job per shot: the routed models for it, primary first, each given the
+    reference sheets it can take."""
     order = state["order"]
     provider, board, breakdown = order["provider"], state["storyboard"], state["breakdown"]
     cards = crew.cards(provider)
@@ -113,12 +144,12 @@ def _renderer(
     for shot in board.shots:
         template = build_request(shot, breakdown, board, provider)
         chosen = route(template, cards, crew.routing, framing=shot.framing)
-        ids = [c.model_id or None for c in chosen] if len(cards) > 1 else [None]
-        jobs.append(
-            ShotJob(
-                shot_id=shot.id, candidates=[build_request(shot, breakdown, board, provider, i) for i in ids]
-            )
-        )
+        candidates = [
+            attach(build_request(shot, breakdown, board, provider, c.model_id or None if len(cards) > 1 else None),
+                   c, shot, sheets or {}, None)
+            for c in chosen
+        ]  # fmt: skip
+        jobs.append(ShotJob(shot_id=shot.id, candidates=candidates))
     settings = crew.settings
     models = {model_key(r): crew.model(r.model, r.model_id) for job in jobs for r in job.candidates}
     policy = crew.render_policy or RenderPolicy(poll_s=settings.poll_s)
@@ -139,8 +170,14 @@ def _renderer(
 def approve(state: LineState, runtime: Runtime[Crew]) -> dict[str, Any]:
     """Nothing is spent without approval: a paid render stops here until a person says yes."""
     order = state["order"]
-    renderer, jobs = _renderer(state, runtime.context)
-    estimate = renderer.estimate_usd(jobs)
+    sheets = _sheets(state, runtime.context, make=False)
+    renderer, jobs = _renderer(state, runtime.context, sheets=sheets)
+    missing = (
+        [r for cid, r in sheet_requests(state["breakdown"]).items() if cid not in sheets]
+        if sheets or any(c.reference_images for c in runtime.context.cards(order["provider"]))
+        else []
+    )
+    estimate = round(renderer.estimate_usd(jobs) + _assets(runtime.context).cost(missing), 4)
     if estimate > 0 and order["budget_usd"] and estimate > order["budget_usd"]:
         raise BudgetExceeded(
             f"the render is estimated at ${estimate:.2f}, over the ${order['budget_usd']:.2f} budget; "
@@ -162,7 +199,8 @@ def render(state: LineState, runtime: Runtime[Crew]) -> dict[str, Any]:
     order = state["order"]
     # never past what was approved: the budget if one was set, else the estimate the person accepted
     cap = order["budget_usd"] or state.get("estimate_usd", 0.0)
-    renderer, jobs = _renderer(state, runtime.context, relay, budget_usd=cap)
+    sheets = _sheets(state, runtime.context, make=True)
+    renderer, jobs = _renderer(state, runtime.context, relay, budget_usd=cap, sheets=sheets)
     _emit("render", "running", total=len(jobs))
     takes = asyncio.run(renderer.render(jobs))
     rendered = sum(1 for t in takes.values() if not t.cache_hit)

@@ -168,6 +168,15 @@ class JobBook:
                 (state, note, time.time(), render_key, task_id),
             )
 
+    def started(self, render_key: str, task_id: str) -> None:
+        """The submit answered: the write-ahead record becomes an open task with its id."""
+        with self._connect() as db:
+            db.execute(
+                "UPDATE jobs SET task_id = ?, state = 'open', ts = ? WHERE render_key = ? AND task_id = '' "
+                "AND state = 'unknown'",
+                (task_id, time.time(), render_key),
+            )
+
     def pending(self, render_key: str) -> Job | None:
         """The task still open (or of unknown outcome) for this render key, if any."""
         with self._connect() as db:

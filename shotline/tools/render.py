@@ -339,20 +339,27 @@ class Renderer:
             state="open",
             reserved_usd=reserved,
         )
+        # write-ahead: from here until the answer, a killed process leaves an "unknown" record, so a
+        # rerun looks the task up (or asks a person) instead of paying for it twice
+        if durable:
+            self.jobs.open(job.model_copy(update={"state": "unknown"}))  # type: ignore[union-attr]
         for attempt in range(1, self.policy.max_attempts + 1):
             try:
                 task_id = await model.submit(request)
             except UnknownOutcome:
-                self.jobs.open(job.model_copy(update={"state": "unknown"}))  # type: ignore[union-attr]
-                raise
+                raise  # the record stays "unknown"
             except TransientProviderError as exc:
                 if attempt == self.policy.max_attempts:
+                    self._forget(key, durable, str(exc))
                     raise
                 await self._backoff(request, attempt, exc)
                 continue
+            except ShotlineError as exc:  # the provider answered no: nothing was created
+                self._forget(key, durable, str(exc))
+                raise
             job = job.model_copy(update={"task_id": task_id})
             if durable:
-                self.jobs.open(job)  # type: ignore[union-attr]
+                self.jobs.started(key, task_id)  # type: ignore[union-attr]
             return job
         raise AssertionError("unreachable")
 
@@ -427,6 +434,11 @@ class Renderer:
         )
 
     # --- small helpers -----------------------------------------------------------------------
+
+    def _forget(self, key: str, durable: bool, why: str) -> None:
+        """A submit the provider answered with an error created no task: drop its write-ahead record."""
+        if durable:
+            self.jobs.close(key, "", "failed", note=why)  # type: ignore[union-attr]
 
     def _charge(self, request: RenderRequest, key: str, cost: float, note: str = "") -> None:
         if cost or not note:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -16,6 +17,16 @@ from tests.fakes.seedance import FakeArk
 from tests.fakes.server import FakeServer
 
 KEY = "ark-test-key-do-not-log"
+
+
+def _open_tasks(path: Path) -> int:
+    if not path.exists():
+        return 0
+    with sqlite3.connect(path) as db:
+        try:
+            return db.execute("SELECT COUNT(*) FROM jobs WHERE state = 'open'").fetchone()[0]
+        except sqlite3.OperationalError:  # the table is not there yet
+            return 0
 
 
 def test_killed_paid_render_resumes_its_tasks_and_pays_once(tmp_path: Path):
@@ -35,7 +46,8 @@ def test_killed_paid_render_resumes_its_tasks_and_pays_once(tmp_path: Path):
         cmd += ["--provider", "seedance", "--yes", "--out", str(tmp_path / "out")]
         first = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 60
-        while len(ark.tasks) < 2 and time.monotonic() < deadline:
+        jobs = tmp_path / "home" / "jobs.sqlite"
+        while _open_tasks(jobs) < 2 and time.monotonic() < deadline:  # kill with tasks running at Ark
             assert first.poll() is None, first.stderr.read() if first.stderr else ""
             time.sleep(0.02)
         first.send_signal(signal.SIGKILL)

@@ -189,3 +189,18 @@ def test_24_shots_through_a_flaky_provider(tmp_path: Path):
     assert refused and all("moderation" in message for message in refused.values())
     assert max(model.succeeded_per_shot().values()) == 1  # no shot rendered twice
     assert spent(tmp_path) == pytest.approx(sum(model.billed))  # our books equal the provider's
+
+
+def test_a_kill_between_submit_and_its_answer_is_never_paid_twice(tmp_path: Path):
+    """The write-ahead record: a process killed while its submit was in flight leaves 'unknown'."""
+    model = ScriptedModel()
+    r = renderer(tmp_path, model)
+    JobBook(tmp_path / "jobs.sqlite").open(
+        Job(render_key=r.key_of(req("001")), project_id="p1", shot_id="001", provider="paid", model_id="",
+            task_id="", state="unknown", reserved_usd=0.2)
+    )  # fmt: skip
+    outcome = asyncio.run(r.run([req("001")]))
+    assert outcome.failures[0].reason == "unknown_outcome" and model.submits["001"] == 0
+    answered = ScriptedModel(script=["permanent"])  # an answered refusal leaves no record behind
+    asyncio.run(renderer(tmp_path / "b", answered).run([req("002")]))
+    assert JobBook(tmp_path / "b" / "jobs.sqlite").pending(r.key_of(req("002"))) is None
