@@ -45,6 +45,7 @@ from shotline.tools.ffmpeg import probe
 from shotline.tools.video.base import OPEN_STATES, RenderRequest, TaskStatus, VideoModel, render_key
 
 DURATION_TOLERANCE_FRAMES = 1
+CENT = 0.01
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,9 @@ class _Budget:
         self.committed = 0.0
 
     def reserve(self, amount: float, shot_id: str) -> None:
-        if self.cap is not None and self.committed + amount > self.cap + 1e-9:
+        if (
+            self.cap is not None and self.committed + amount > self.cap + CENT / 2
+        ):  # money is counted in cents
             raise BudgetExceeded(
                 f"shot {shot_id} would cost ${amount:.2f} with ${self.committed:.2f} already committed, "
                 f"over the ${self.cap:.2f} approved; nothing more is submitted"

@@ -86,6 +86,36 @@ def why_not(card: ModelCard, needs: Needs) -> str | None:
     return None
 
 
+# Within a provider, newer and larger models rank above older and faster ones (by model-id prefix).
+MODEL_QUALITY: dict[str, int] = {
+    "dreamina-seedance-2-5": 8,
+    "dreamina-seedance-2-0-fast": 5,
+    "dreamina-seedance-2-0": 7,
+    "seedance-1-5": 3,
+    "seedance-1-0": 1,
+    "kling-v3": 8,
+    "kling-v2": 5,
+    "kling-v1": 1,
+    "veo-3.1-fast": 4,
+    "veo-3.1": 8,
+    "gen4.5": 8,
+    "gen4_turbo": 4,
+    "MiniMax-H3": 8,
+    "MiniMax-Hailuo-2.3-Fast": 3,
+    "MiniMax-Hailuo-2.3": 5,
+    "MiniMax-Hailuo-02": 2,
+    "viduq3-pro": 8,
+    "viduq3-turbo": 4,
+    "viduq1": 1,
+}
+
+
+def quality(card: ModelCard) -> int:
+    """Editorial rank for `best`: the provider's standing, then the model's place in its family."""
+    within = next((q for prefix, q in MODEL_QUALITY.items() if card.model_id.startswith(prefix)), 0)
+    return QUALITY.get(card.name, -1) * 10 + within
+
+
 def _name(card: ModelCard) -> str:
     return f"{card.name}/{card.model_id}" if card.model_id else card.name
 
@@ -98,12 +128,12 @@ def _sort_key(order: Order, needs: Needs):
     def key(card: ModelCard) -> tuple:
         cost = card.cost(needs.duration_s)
         speed = card.typical_latency_s
-        quality = -QUALITY.get(card.name, -1)
+        rank = -quality(card)
         if order == "cheapest":
-            return (cost, speed, quality, _name(card))
+            return (cost, speed, rank, _name(card))
         if order == "fastest":
-            return (speed, cost, quality, _name(card))
-        return (quality, cost, speed, _name(card))
+            return (speed, cost, rank, _name(card))
+        return (rank, cost, speed, _name(card))
 
     return key
 
