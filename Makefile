@@ -32,6 +32,7 @@ lint: setup
 bench: setup
 	$(VENV)/bin/python bench/breakdown_120_pages.py
 	$(VENV)/bin/python bench/demo_end_to_end.py
+	$(VENV)/bin/python bench/render_makespan.py
 
 clean:
 	rm -rf out .pytest_cache
