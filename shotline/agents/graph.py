@@ -26,12 +26,12 @@ from shotline.memory.bible import Bible
 from shotline.memory.store import Ledger, TakeStore
 from shotline.tools.image import get_image_model
 from shotline.tools.image.base import ImageModel
-from shotline.tools.references import ImageAssets, attach, character_sheets, sheet_requests
+from shotline.tools.references import ImageAssets
 from shotline.tools.render import Renderer, RenderEvent, RenderPolicy, ShotJob, model_key
-from shotline.tools.routing import RoutingPolicy, route
-from shotline.tools.shot_request import build_request
+from shotline.tools.render_plan import ShotImages, make_images, shot_jobs
+from shotline.tools.routing import RoutingPolicy
 from shotline.tools.video import get_model
-from shotline.tools.video.base import MediaRef, ModelCard, VideoModel
+from shotline.tools.video.base import ModelCard, VideoModel
 
 
 @dataclass
@@ -115,47 +115,27 @@ def _assets(crew: Crew) -> ImageAssets:
     return ImageAssets(crew.settings.root / "assets", crew.image_model())
 
 
-def _sheets(state: LineState, crew: Crew, *, make: bool) -> dict[str, MediaRef]:
-    """The characters' reference sheets, for providers whose models take references. `make=False`
-    only looks up sheets already made (before approval nothing is spent, unless the image model is free)."""
-    cards = crew.cards(state["order"]["provider"])
-    if not any(c.reference_images for c in cards):
-        return {}
-    assets = _assets(crew)
-    if make or assets.model.card.usd_per_image == 0:
-        return asyncio.run(character_sheets(state["breakdown"], assets))
-    found = {cid: assets.cached(r) for cid, r in sheet_requests(state["breakdown"]).items()}
-    return {cid: ref for cid, ref in found.items() if ref is not None}
+def _plan(state: LineState, crew: Crew, *, make: bool) -> tuple[ShotImages, list[ShotJob]]:
+    """The images each routed model will be sent, and one job per shot."""
+    provider, board, breakdown = state["order"]["provider"], state["storyboard"], state["breakdown"]
+    cards = crew.cards(provider)
+    images = make_images(breakdown, board, provider, cards, crew.routing, _assets(crew), make=make)
+    return images, shot_jobs(breakdown, board, provider, cards, crew.routing, images)
 
 
 def _renderer(
     state: LineState,
     crew: Crew,
+    jobs: list[ShotJob],
     on_event=lambda e: None,
     budget_usd: float | None = None,
-    sheets: dict[str, MediaRef] | None = None,
-) -> tuple[Renderer, list[ShotJob]]:
-    """The runner and one job per shot: the routed models for it, primary first, each given the
-    reference sheets it can take."""
-    order = state["order"]
-    provider, board, breakdown = order["provider"], state["storyboard"], state["breakdown"]
-    cards = crew.cards(provider)
-    jobs = []
-    for shot in board.shots:
-        template = build_request(shot, breakdown, board, provider)
-        chosen = route(template, cards, crew.routing, framing=shot.framing)
-        candidates = [
-            attach(build_request(shot, breakdown, board, provider, c.model_id or None if len(cards) > 1 else None),
-                   c, shot, sheets or {}, None)
-            for c in chosen
-        ]  # fmt: skip
-        jobs.append(ShotJob(shot_id=shot.id, candidates=candidates))
-    settings = crew.settings
+) -> Renderer:
+    settings, provider = crew.settings, state["order"]["provider"]
     models = {model_key(r): crew.model(r.model, r.model_id) for job in jobs for r in job.candidates}
     policy = crew.render_policy or RenderPolicy(poll_s=settings.poll_s)
     if provider not in policy.per_provider:
         policy = replace(policy, per_provider={**policy.per_provider, provider: settings.concurrency})
-    renderer = Renderer(
+    return Renderer(
         store=TakeStore(settings.takes_dir),
         ledger=Ledger(settings.root / "ledger.sqlite"),
         models=models,
@@ -164,20 +144,13 @@ def _renderer(
         budget_usd=budget_usd,
         on_event=on_event,
     )
-    return renderer, jobs
 
 
 def approve(state: LineState, runtime: Runtime[Crew]) -> dict[str, Any]:
     """Nothing is spent without approval: a paid render stops here until a person says yes."""
     order = state["order"]
-    sheets = _sheets(state, runtime.context, make=False)
-    renderer, jobs = _renderer(state, runtime.context, sheets=sheets)
-    missing = (
-        [r for cid, r in sheet_requests(state["breakdown"]).items() if cid not in sheets]
-        if sheets or any(c.reference_images for c in runtime.context.cards(order["provider"]))
-        else []
-    )
-    estimate = round(renderer.estimate_usd(jobs) + _assets(runtime.context).cost(missing), 4)
+    images, jobs = _plan(state, runtime.context, make=False)
+    estimate = round(_renderer(state, runtime.context, jobs).estimate_usd(jobs) + images.unpaid_usd, 4)
     if estimate > 0 and order["budget_usd"] and estimate > order["budget_usd"]:
         raise BudgetExceeded(
             f"the render is estimated at ${estimate:.2f}, over the ${order['budget_usd']:.2f} budget; "
@@ -199,8 +172,13 @@ def render(state: LineState, runtime: Runtime[Crew]) -> dict[str, Any]:
     order = state["order"]
     # never past what was approved: the budget if one was set, else the estimate the person accepted
     cap = order["budget_usd"] or state.get("estimate_usd", 0.0)
-    sheets = _sheets(state, runtime.context, make=True)
-    renderer, jobs = _renderer(state, runtime.context, relay, budget_usd=cap, sheets=sheets)
+    images, jobs = _plan(state, runtime.context, make=True)
+    renderer = _renderer(state, runtime.context, jobs, relay, budget_usd=max(cap - images.spent_usd, 0.0))
+    if images.spent_usd:  # reference sheets and keyframes are money spent too
+        renderer.ledger.record(
+            project_id=state["project_id"], shot_id="*", render_key="", model=runtime.context.image_model().card.name,
+            cost_usd=images.spent_usd, note="reference images",
+        )  # fmt: skip
     _emit("render", "running", total=len(jobs))
     takes = asyncio.run(renderer.render(jobs))
     rendered = sum(1 for t in takes.values() if not t.cache_hit)

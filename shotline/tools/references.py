@@ -49,6 +49,7 @@ class ImageAssets:
 
     root: Path
     model: ImageModel
+    spent_usd: float = 0.0  # what images made through this object cost
 
     def _index(self, request: ImageRequest) -> Path:
         key = render_key(self.model.key_payload(request))
@@ -62,14 +63,16 @@ class ImageAssets:
         return ref if ref.path and Path(ref.path).exists() else None
 
     def cost(self, requests: list[ImageRequest]) -> float:
-        """What making the images not yet stored would cost."""
-        return round(sum(self.model.card.cost(1) for r in requests if self.cached(r) is None), 4)
+        """What making the images not yet stored would cost (the same image counts once)."""
+        unique = {self._index(r): r for r in requests}
+        return round(sum(self.model.card.cost(1) for r in unique.values() if self.cached(r) is None), 4)
 
     async def get(self, request: ImageRequest, *, name: str, role: str = "reference") -> MediaRef:
         found = self.cached(request)
         if found is not None:
             return found.model_copy(update={"name": name, "role": role})
         result = await render_images(self.model, request, self.root / "files")
+        self.spent_usd = round(self.spent_usd + result.cost_usd, 4)
         image = result.files[0]
         ref = MediaRef(
             kind="image", role=role, sha256=image.sha256, path=image.path, name=name, mime=image.mime
