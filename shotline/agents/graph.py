@@ -30,8 +30,10 @@ from shotline.tools.references import ImageAssets
 from shotline.tools.render import Renderer, RenderEvent, RenderPolicy, ShotJob, model_key
 from shotline.tools.render_plan import ShotImages, make_images, shot_jobs
 from shotline.tools.routing import RoutingPolicy
-from shotline.tools.video import get_model
+from shotline.tools.video import catalog, get_model
 from shotline.tools.video.base import ModelCard, VideoModel
+
+AUTO = "auto"  # route every shot across all usable providers
 
 
 @dataclass
@@ -61,6 +63,18 @@ class Crew:
         return self._image
 
     def cards(self, name: str) -> tuple[ModelCard, ...]:
+        """The models a provider offers; `auto` means every provider usable here (but the animatic)."""
+        if name == AUTO:
+            usable = [
+                info
+                for info in catalog(self.settings)
+                if info.unavailable is None and info.name != "animatic"
+            ]
+            if not usable:
+                raise ProviderUnavailable(
+                    "no video model has a key here; run `shotline providers`", provider=AUTO
+                )
+            return tuple(card for info in usable for card in info.cards)
         model = self.model(name)
         return tuple(getattr(type(model), "cards", None) or (model.card,))
 
@@ -72,7 +86,7 @@ def _emit(stage: str, status: str, **data: Any) -> None:
 def director(state: LineState, runtime: Runtime[Crew]) -> Command[Literal["screenwriter"]]:
     """Reads the order and decides what happens next. Offline, a new order means: make the film."""
     order = state["order"]
-    runtime.context.model(order["provider"])  # an unknown provider fails here, before any work
+    runtime.context.cards(order["provider"])  # an unknown or keyless provider fails here, before any work
     _emit(
         "director",
         "done",
@@ -130,11 +144,13 @@ def _renderer(
     on_event=lambda e: None,
     budget_usd: float | None = None,
 ) -> Renderer:
-    settings, provider = crew.settings, state["order"]["provider"]
+    settings = crew.settings
     models = {model_key(r): crew.model(r.model, r.model_id) for job in jobs for r in job.candidates}
     policy = crew.render_policy or RenderPolicy(poll_s=settings.poll_s)
-    if provider not in policy.per_provider:
-        policy = replace(policy, per_provider={**policy.per_provider, provider: settings.concurrency})
+    providers = {r.model for job in jobs for r in job.candidates} - set(policy.per_provider)
+    policy = replace(
+        policy, per_provider={**policy.per_provider, **dict.fromkeys(providers, settings.concurrency)}
+    )
     return Renderer(
         store=TakeStore(settings.takes_dir),
         ledger=Ledger(settings.root / "ledger.sqlite"),

@@ -106,9 +106,7 @@ def shot_jobs(
         shot: Shot = next(s for s in board.shots if s.id == shot_id)
         candidates = [
             attach(
-                build_request(
-                    shot, breakdown, board, provider, (card.model_id or None) if len(cards) > 1 else None
-                ),
+                build_request(shot, breakdown, board, card.name, card.model_id or None),
                 card,
                 shot,
                 images.sheets,

@@ -82,6 +82,7 @@ def _run(
     budget: float | None,
     yes: bool,
     project_id: str | None = None,
+    policy: str = "cheapest",
 ) -> None:
     from shotline.ui.session import make_film
 
@@ -105,6 +106,7 @@ def _run(
                 budget_usd=budget,
                 approved=yes,
                 project_id=project_id,
+                policy=policy,  # type: ignore[arg-type]
                 on_event=LineProgress(progress),
                 ask_approval=lambda req: _ask(progress, req),
             )
@@ -160,20 +162,25 @@ def make(
     out: Annotated[Path | None, typer.Option("--out", help="output folder (default out/<name>)")] = None,
     ratio: RatioOpt = "16:9",
     provider: Annotated[
-        str, typer.Option("--provider", help="video model: " + ", ".join(PROVIDERS))
+        str,
+        typer.Option(
+            "--provider", help="video model: " + ", ".join(PROVIDERS) + ", or auto (every usable one)"
+        ),
     ] = "animatic",
     budget: Annotated[float | None, typer.Option("--budget", help="most this run may spend, in USD")] = None,
     yes: Annotated[bool, typer.Option("--yes", help="approve the cost estimate without asking")] = False,
+    policy: Annotated[
+        str, typer.Option("--policy", help="how to pick a model per shot: cheapest, fastest or best")
+    ] = "cheapest",
 ) -> None:
     """Make a film from a screenplay or a brief."""
+    if policy not in {"cheapest", "fastest", "best"}:
+        console.print(f"[red]error:[/] policy {policy!r} is not one of cheapest, fastest, best")
+        raise typer.Exit(2)
     _run(
-        input,
-        out or Path("out") / input.stem,
-        ratio=_check_ratio(ratio),
-        provider=provider,
-        budget=budget,
-        yes=yes,
-    )
+        input, out or Path("out") / input.stem, ratio=_check_ratio(ratio), provider=provider, budget=budget,
+        yes=yes, policy=policy,
+    )  # fmt: skip
 
 
 def _capabilities(card) -> str:

@@ -19,6 +19,8 @@ from shotline.errors import ScriptError
 from shotline.memory.models import Ratio
 from shotline.memory.store import checkpointer
 from shotline.tools.fountain import parse
+from shotline.tools.routing import Order as RoutingOrder
+from shotline.tools.routing import RoutingPolicy
 
 Event = dict[str, Any]
 
@@ -40,6 +42,7 @@ def make_film(
     approved: bool = False,
     project_id: str | None = None,
     crew: Crew | None = None,
+    policy: RoutingOrder = "cheapest",
     on_event: Callable[[Event], None] = lambda e: None,
     ask_approval: Callable[[dict[str, Any]], bool] = lambda request: False,
 ) -> LineState:
@@ -49,8 +52,8 @@ def make_film(
         parse(screenwriter.to_script(text, filename=source.name))
     except ScriptError as exc:
         raise ScriptError(f"{source}: {exc}") from exc
-    crew = crew or Crew(settings=settings)
-    crew.model(provider)  # an unknown or unbuilt provider fails here, before anything is written
+    crew = crew or Crew(settings=settings, routing=RoutingPolicy(order=policy))
+    crew.cards(provider)  # an unknown, unbuilt or keyless provider fails here, before anything is written
     order = Order(
         source_name=source.name,
         source_text=text,

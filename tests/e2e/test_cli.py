@@ -17,7 +17,9 @@ from tests.conftest import DELIVERABLES, FIXTURES
 
 
 def shotline(*args: str, home: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SHOTLINE_HOME": str(home)}
+    keys = {"ARK_API_KEY", "KLING_ACCESS_KEY", "KLING_SECRET_KEY", "VIDU_API_KEY", "MINIMAX_API_KEY",
+            "RUNWAYML_API_SECRET", "GEMINI_API_KEY", "DASHSCOPE_API_KEY", "FAL_KEY", "COMFYUI_URL"}  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k not in keys} | {"SHOTLINE_HOME": str(home)}
     return subprocess.run(
         [sys.executable, "-m", "shotline.ui.cli", *args],
         env=env,
@@ -121,3 +123,29 @@ def test_kill_during_render_then_rerun_reuses_every_finished_take(tmp_path: Path
     assert finished <= cached  # every take finished before the kill is reused, none rendered twice
     assert report["totals"]["rendered"] == len(report["shots"]) - len(cached)
     assert abs(probe(out / "final.mp4").duration_s - report["totals"]["duration_s"]) <= 0.1
+
+
+def test_a_provider_without_its_key_is_refused_before_any_work(tmp_path: Path):
+    env_home = tmp_path / "home"
+    result = shotline(
+        "make",
+        str(FIXTURES / "short.fountain"),
+        "--provider",
+        "kling",
+        "--out",
+        str(tmp_path / "o"),
+        home=env_home,
+    )
+    assert result.returncode == 2 and "KLING_ACCESS_KEY" in result.stderr
+    assert not (tmp_path / "o").exists()
+    result = shotline("make", str(FIXTURES / "short.fountain"), "--policy", "priciest", home=env_home)
+    assert result.returncode == 2 and "priciest" in result.stderr
+
+
+def test_providers_lists_every_model_with_availability_and_price(tmp_path: Path):
+    result = shotline("providers", home=tmp_path / "home")
+    assert result.returncode == 0, result.stderr
+    for name in ("animatic", "seedance", "kling", "vidu", "hailuo", "runway", "veo", "wan", "fal", "comfyui"):
+        assert f"│ {name}" in result.stdout
+    assert "no key: set ARK_API_KEY" in result.stdout and "COMFYUI_URL" in result.stdout
+    assert "0.151" in result.stdout  # Seedance 2.0 at 720p, USD per second
