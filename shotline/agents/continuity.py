@@ -17,7 +17,7 @@ from shotline.memory.models import Breakdown, Character, Conflict, DialogueLine,
 from shotline.tools.attributes import differing_facets, extract_attributes, is_slot, value_facets
 from shotline.tools.text import CJK_RE
 
-__all__ = ["apply_prompts", "assemble_prompt", "check"]
+__all__ = ["apply_prompts", "assemble_prompt", "check", "rewrite_refused", "soften"]
 
 _FRAMING = {
     "establishing": "Wide establishing shot",
@@ -377,3 +377,73 @@ def check(storyboard: Storyboard, breakdown: Breakdown) -> list[Conflict]:
         out += _character_conflicts(shot, breakdown, chars, bible, patterns)
         out += _location_conflicts(shot, breakdown, sets)
     return out
+
+
+# --- moderation rewrites -----------------------------------------------------------------------
+
+# Words video models' filters commonly refuse, and the screen-safe wording a storyboard artist would
+# use instead. Deterministic, so the offline line can retry a refused shot once; a person (or the
+# LLM path) handles what this cannot soften.
+_SOFTER = {
+    "blood": "dark stains",
+    "bloody": "stained",
+    "bleeding": "hurt",
+    "gore": "aftermath",
+    "gun": "device",
+    "guns": "devices",
+    "pistol": "device",
+    "rifle": "long case",
+    "knife": "blade-shaped tool",
+    "kill": "stop",
+    "kills": "stops",
+    "killed": "stopped",
+    "murder": "crime",
+    "dead": "motionless",
+    "corpse": "still figure",
+    "shoots": "aims at",
+    "shot dead": "struck down",
+    "stab": "strike",
+    "stabs": "strikes",
+    "naked": "unclothed",
+    "nude": "unclothed",
+    "血": "暗色痕迹",
+    "枪": "装置",
+    "杀": "击败",
+    "尸体": "静止的身影",
+}
+_SOFTER_RE = re.compile(
+    "|".join(
+        sorted(
+            (re.escape(k) if CJK_RE.search(k) else rf"\b{re.escape(k)}\b" for k in _SOFTER),
+            key=len,
+            reverse=True,
+        )
+    ),
+    re.IGNORECASE,
+)
+
+
+def soften(prompt: str) -> str | None:
+    """The prompt with commonly refused words replaced, or None when there is nothing to soften
+    (then the refusal goes to a person with its reason)."""
+    if not _SOFTER_RE.search(prompt):
+        return None
+    return _SOFTER_RE.sub(
+        lambda m: _SOFTER.get(m.group(0).lower(), _SOFTER.get(m.group(0), m.group(0))), prompt
+    )
+
+
+def rewrite_refused(storyboard: Storyboard, refused: dict[str, str]) -> tuple[Storyboard, dict[str, str]]:
+    """Soften the prompts of refused shots. Returns the new storyboard and, for shots it could not
+    soften, the provider's reason, which goes to a person."""
+    stuck: dict[str, str] = {}
+    shots = []
+    for shot in storyboard.shots:
+        if shot.id in refused:
+            softer = soften(shot.prompt)
+            if softer is None:
+                stuck[shot.id] = refused[shot.id]
+            else:
+                shot = shot.model_copy(update={"prompt": softer})
+        shots.append(shot)
+    return storyboard.model_copy(update={"shots": shots}), stuck

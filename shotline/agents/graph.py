@@ -21,7 +21,7 @@ from langgraph.types import Command, interrupt
 from shotline.agents import continuity, editor, screenwriter
 from shotline.agents.state import LineState
 from shotline.config import Settings
-from shotline.errors import BudgetExceeded, ProviderUnavailable
+from shotline.errors import BudgetExceeded, ProviderUnavailable, RefusedPrompt, RenderError
 from shotline.memory.bible import Bible
 from shotline.memory.store import Ledger, TakeStore
 from shotline.tools.image import get_image_model
@@ -34,6 +34,7 @@ from shotline.tools.video import catalog, get_model
 from shotline.tools.video.base import ModelCard, VideoModel
 
 AUTO = "auto"  # route every shot across all usable providers
+MAX_REWRITES = 1  # a refused shot is softened once; then a person decides
 
 
 @dataclass
@@ -92,7 +93,7 @@ def director(state: LineState, runtime: Runtime[Crew]) -> Command[Literal["scree
         "done",
         message=f"making {order['source_name']!r} at {order['ratio']} on {order['provider']}",
     )
-    return Command(goto="screenwriter")
+    return Command(goto="screenwriter", update={"rewrites": 0, "refused": {}})
 
 
 def write(state: LineState) -> dict[str, Any]:
@@ -179,7 +180,9 @@ def approve(state: LineState, runtime: Runtime[Crew]) -> dict[str, Any]:
     return {"estimate_usd": estimate}
 
 
-def render(state: LineState, runtime: Runtime[Crew]) -> dict[str, Any]:
+def render(state: LineState, runtime: Runtime[Crew]) -> Command[Literal["editor", "rewrite"]]:
+    """Render every shot. A shot refused by moderation goes back to continuity, by name, for one
+    rewrite; any other failure stops the run, naming each shot (finished takes stay stored)."""
     writer = get_stream_writer()
 
     def relay(event: RenderEvent) -> None:
@@ -196,10 +199,41 @@ def render(state: LineState, runtime: Runtime[Crew]) -> dict[str, Any]:
             cost_usd=images.spent_usd, note="reference images",
         )  # fmt: skip
     _emit("render", "running", total=len(jobs))
-    takes = asyncio.run(renderer.render(jobs))
+    outcome = asyncio.run(renderer.run(jobs))
+    refused = {f.shot_id: f.message for f in outcome.failures if f.reason == "refused"}
+    others = [f for f in outcome.failures if f.reason != "refused"]
+    if others or (refused and state.get("rewrites", 0) >= MAX_REWRITES):
+        details = "; ".join(f"shot {f.shot_id}: {f.message}" for f in outcome.failures)
+        raise RenderError(
+            f"{len(outcome.failures)} of {len(jobs)} shots failed ({details}); "
+            f"{len(outcome.takes)} finished takes are kept and will not be rendered again"
+        )
+    if refused:
+        _emit(
+            "render",
+            "refused",
+            message=f"{len(refused)} shots refused by moderation: rewriting",
+            shots=sorted(refused),
+        )
+        return Command(goto="rewrite", update={"refused": refused})
+    takes = outcome.takes
     rendered = sum(1 for t in takes.values() if not t.cache_hit)
     _emit("render", "finished", message=f"{rendered} rendered, {len(takes) - rendered} from cache")
-    return {"takes": takes}
+    return Command(goto="editor", update={"takes": takes, "refused": {}})
+
+
+def rewrite(state: LineState) -> Command[Literal["approve"]]:
+    """Continuity softens the prompts of refused shots, once; what it cannot soften goes to a person."""
+    board, stuck = continuity.rewrite_refused(state["storyboard"], state["refused"])
+    if stuck:
+        raise RefusedPrompt(
+            "; ".join(f"shot {sid}: {why} (rewrite its action in the script)" for sid, why in stuck.items()),
+            provider=state["order"]["provider"],
+        )
+    _emit(
+        "continuity", "rewritten", message=f"softened {len(state['refused'])} refused prompts; asking again"
+    )
+    return Command(goto="approve", update={"storyboard": board, "rewrites": state.get("rewrites", 0) + 1})
 
 
 def edit(state: LineState) -> dict[str, Any]:
@@ -230,11 +264,11 @@ def build_graph(checkpointer: BaseCheckpointSaver | None = None):
     g.add_node("continuity", keep_continuity)
     g.add_node("approve", approve)
     g.add_node("render", render)
+    g.add_node("rewrite", rewrite)
     g.add_node("editor", edit)
     g.add_edge(START, "director")
     g.add_edge("screenwriter", "continuity")  # the director's Command sends work to the screenwriter
     g.add_edge("continuity", "approve")
     g.add_edge("approve", "render")
-    g.add_edge("render", "editor")
     g.add_edge("editor", END)
     return g.compile(checkpointer=checkpointer)

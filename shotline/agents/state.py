@@ -30,5 +30,7 @@ class LineState(TypedDict, total=False):
     storyboard: Storyboard  # screenwriter, then continuity (prompts)
     conflicts: list[Conflict]  # continuity
     takes: dict[str, Take]  # render
+    refused: dict[str, str]  # render: shot id -> the provider's moderation reason
+    rewrites: int  # continuity: rounds of softening refused prompts in this order
     estimate_usd: float  # render
     cut: Cut  # editor
