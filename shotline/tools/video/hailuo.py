@@ -342,9 +342,6 @@ class Hailuo(Hosted):
                 raise self._unsupported(f"{count} reference {kind}s; at most {limit}")
         return [_reference_item(ref) for ref in refs]
 
-    def _unsupported(self, what: str) -> ProviderError:
-        return ProviderError(f"model {self.card.model_id} does not take {what}", provider=self.provider)
-
     # --- protocol -----------------------------------------------------------------------------
 
     async def submit(self, request: RenderRequest) -> str:

@@ -25,7 +25,7 @@ from shotline.errors import (
     TransientProviderError,
     UnknownOutcome,
 )
-from shotline.tools.video.base import ModelCard, RenderRequest, generic_key_payload
+from shotline.tools.video.base import MediaRef, ModelCard, RenderRequest, generic_key_payload
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 DOWNLOAD_TIMEOUT = httpx.Timeout(120.0, connect=10.0)
@@ -106,6 +106,29 @@ class Hosted:
         reason = self.unavailable_reason()
         if reason:
             raise ProviderUnavailable(reason, provider=self.provider)
+
+    def _unsupported(self, what: str) -> ProviderError:
+        return ProviderError(
+            f"{self.card.display_name} ({self.card.model_id}) cannot take {what}; pick another model",
+            provider=self.provider,
+        )
+
+    def _image_references(self, request: RenderRequest, *, hint: str = "") -> tuple[MediaRef, ...]:
+        """The request's reference images, checked against the card before anything is sent: never
+        mixed with keyframes, images only, no more than the model's slots."""
+        refs, card = request.references, self.card
+        if request.first_frame or request.last_frame:
+            raise ProviderError(
+                "cannot mix keyframes and reference images in one task; send one or the other",
+                provider=self.provider,
+            )
+        if card.reference_images == 0:
+            raise self._unsupported("reference images" + (f" (use {hint})" if hint else ""))
+        if any(ref.kind != "image" for ref in refs):
+            raise self._unsupported("video or audio references; only images")
+        if len(refs) > card.reference_images:
+            raise self._unsupported(f"{len(refs)} reference images; at most {card.reference_images}")
+        return refs
 
     def key_payload(self, request: RenderRequest) -> dict[str, Any]:
         return {**generic_key_payload(request), "model_id": self.card.model_id}

@@ -330,7 +330,9 @@ class Kling(Hosted):
             body["sound"] = "on" if request.audio else "off"
         endpoint = self.endpoint_for(request)
         if endpoint == "multi-image2video":
-            body["image_list"] = [{"image": _image(ref)} for ref in self._references(request)]
+            body["image_list"] = [
+                {"image": _image(ref)} for ref in self._image_references(request, hint="kling-v1-6")
+            ]
         elif endpoint == "image2video":
             body.update(self._keyframes(request))
         return body
@@ -346,24 +348,6 @@ class Kling(Hosted):
                 raise self._unsupported("a last frame (image_tail)")
             frames["image_tail"] = _image(request.last_frame)
         return frames
-
-    def _references(self, request: RenderRequest) -> tuple[MediaRef, ...]:
-        refs, card = request.references, self.card
-        if request.first_frame or request.last_frame:
-            raise ProviderError(
-                "Kling cannot mix keyframes and reference images in one task; send one or the other",
-                provider=self.provider,
-            )
-        if card.reference_images == 0:
-            raise self._unsupported("reference images (use kling-v1-6)")
-        if any(ref.kind != "image" for ref in refs):
-            raise self._unsupported("video or audio references; only images")
-        if len(refs) > card.reference_images:
-            raise self._unsupported(f"{len(refs)} reference images; at most {card.reference_images}")
-        return refs
-
-    def _unsupported(self, what: str) -> ProviderError:
-        return ProviderError(f"model {self.card.model_id} does not take {what}", provider=self.provider)
 
     # --- protocol -----------------------------------------------------------------------------
 

@@ -439,12 +439,6 @@ class Seedance(Hosted):
             )
         return {"type": "video_url", "video_url": {"url": ref.url}, "role": "reference_video"}
 
-    def _unsupported(self, what: str) -> ProviderError:
-        return ProviderError(
-            f"{self.card.display_name} ({self.card.model_id}) cannot take {what}; pick another model",
-            provider=self.provider,
-        )
-
     # --- poll -----------------------------------------------------------------------------------
 
     async def poll(self, task_id: str) -> TaskStatus:

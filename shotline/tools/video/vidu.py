@@ -187,7 +187,9 @@ class Vidu(Hosted):
         if endpoint in ("text2video", "reference2video"):
             body["aspect_ratio"] = request.ratio  # Vidu spells 16:9, 9:16, 1:1 as we do
         if endpoint == "reference2video":  # the non-subject form: `images` <= 7 (research §5)
-            body["images"] = [url_or_data(ref) for ref in self._references(request)]
+            body["images"] = [
+                url_or_data(ref) for ref in self._image_references(request, hint="viduq3-pro or viduq1")
+            ]
         elif endpoint != "text2video":
             body["images"] = [url_or_data(ref) for ref in self._keyframes(request)]
         return body
@@ -202,24 +204,6 @@ class Vidu(Hosted):
         if not self.card.first_last_frame:
             raise self._unsupported("an end frame")
         return [request.first_frame, request.last_frame]
-
-    def _references(self, request: RenderRequest) -> tuple[MediaRef, ...]:
-        refs, card = request.references, self.card
-        if request.first_frame or request.last_frame:
-            raise ProviderError(
-                "Vidu cannot mix start/end frames and reference images in one task; send one or the other",
-                provider=self.provider,
-            )
-        if card.reference_images == 0:
-            raise self._unsupported("reference images (use viduq3-pro or viduq1)")
-        if any(ref.kind != "image" for ref in refs):
-            raise self._unsupported("video or audio references; only images")
-        if len(refs) > card.reference_images:
-            raise self._unsupported(f"{len(refs)} reference images; at most {card.reference_images}")
-        return refs
-
-    def _unsupported(self, what: str) -> ProviderError:
-        return ProviderError(f"model {self.card.model_id} does not take {what}", provider=self.provider)
 
     # --- protocol -----------------------------------------------------------------------------
 

@@ -276,9 +276,6 @@ class Wan(Hosted):
             )
         return ref.url
 
-    def _unsupported(self, what: str) -> ProviderError:
-        return ProviderError(f"{self.card.model_id} cannot take {what}", provider=self.provider)
-
     def _needs(self, what: str) -> ProviderError:
         return ProviderError(f"{self.card.model_id} needs {what}", provider=self.provider)
 
