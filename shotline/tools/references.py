@@ -1,28 +1,42 @@
-"""Reference images for hosted video models: a sheet per character, a keyframe per shot.
+"""Reference images for hosted video models: character views, set plates, keyframes, and which of
+them each shot sends.
 
-A video model keeps nothing between shots; a character stays recognisable when every shot that
-shows them carries the same reference sheet. Sheets are made once per character description by
-the configured image model (the offline renderer when none is), stored by content, and reused by
-every shot and every rerun. Keyframes (a first frame for image-to-video models) need a real image
-model: the offline renderer draws sheets and plates, not scenes, so offline there are none.
+A video model keeps nothing between shots; a character stays recognisable from every angle when
+each shot carries the right view of them (the back view for a shot from behind, the face for a
+close-up), and a set matches after a cut when its empty plate rides along. Views are made once per
+character description: by the offline renderer as one turnaround sheet cut into its four panels,
+or by a hosted image model as a front view first, then face, side and back drawn from that front
+so they agree. Everything is stored by content and reused by every shot and every rerun.
+Keyframes (a first frame for image-to-video models) need a real image model: offline, none.
 """
 
 from __future__ import annotations
 
-import json
+import hashlib
+import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from shotline.memory.models import Breakdown, Character, Shot
+from PIL import Image
+
+from shotline.memory.models import Character, Location, Shot
 from shotline.memory.store import atomic_write
 from shotline.tools.image.base import ImageModel, ImageRequest, SheetSubject, render_images
 from shotline.tools.video.base import MediaRef, ModelCard, RenderRequest, render_key
 
 SHEET_SIZE = (1536, 1024)
+VIEW_SIZE = (768, 1024)
+PLATE_SIZE = (1280, 720)
+VIEWS = ("face", "front", "side", "back")
+_FROM_BEHIND = re.compile(
+    r"\b(from behind|back to (the )?camera|walks? away|turns? away|over (her|his|their) shoulder)\b|背对|背影|转身离开",
+    re.IGNORECASE,
+)
 
 
 def sheet_request(character: Character, style: str) -> ImageRequest:
-    """A turnaround sheet: face close-up, front, side and back, on a plain background."""
+    """A turnaround sheet (the offline renderer's form): face, front, side and back side by side."""
     prompt = (
         f"Character reference sheet of {character.name}: {character.description}. "
         "Four views side by side on a plain light background: face close-up, full body front, "
@@ -34,6 +48,45 @@ def sheet_request(character: Character, style: str) -> ImageRequest:
         width=SHEET_SIZE[0],
         height=SHEET_SIZE[1],
         subject=SheetSubject(kind="character", name=character.name, color=character.color),
+    )
+
+
+def view_request(character: Character, view: str, style: str, front: MediaRef | None = None) -> ImageRequest:
+    """One view for a hosted image model; every view but the front is drawn from the front."""
+    what = {
+        "front": "full body, facing the camera",
+        "face": "face close-up, head and shoulders",
+        "side": "full body, side profile facing left",
+        "back": "full body, seen from behind",
+    }[view]
+    prompt = (
+        f"{character.name}: {character.description}. {what}, neutral pose, plain light background, "
+        "even lighting, no text." + (" Same person, costume and proportions as the reference image." if front else "")
+        + (f" Style: {style}." if style else "")
+    )  # fmt: skip
+    return ImageRequest(
+        prompt=prompt, width=VIEW_SIZE[0], height=VIEW_SIZE[1], references=(front,) if front else ()
+    )
+
+
+def plate_request(location: Location, night: bool, style: str) -> ImageRequest:
+    """The empty set, as an establishing plate: where everything stands, with nobody in it."""
+    time = "night" if night else "day"
+    prompt = (
+        f"Empty establishing plate of {location.description} ({location.interior}, {time}). "
+        "No people. Wide, eye level, every fixed landmark visible." + (f" Style: {style}." if style else "")
+    )
+    return ImageRequest(
+        prompt=prompt,
+        width=PLATE_SIZE[0],
+        height=PLATE_SIZE[1],
+        subject=SheetSubject(
+            kind="set",
+            name=location.name,
+            color=location.color,
+            interior=location.interior != "EXT",
+            night=night,
+        ),
     )
 
 
@@ -51,12 +104,12 @@ class ImageAssets:
     model: ImageModel
     spent_usd: float = 0.0  # what images made through this object cost
 
-    def _index(self, request: ImageRequest) -> Path:
-        key = render_key(self.model.key_payload(request))
+    def _index(self, request: ImageRequest, part: str = "") -> Path:
+        key = render_key({**self.model.key_payload(request), "part": part})
         return self.root / "index" / f"{key}.json"
 
-    def cached(self, request: ImageRequest) -> MediaRef | None:
-        index = self._index(request)
+    def cached(self, request: ImageRequest, part: str = "") -> MediaRef | None:
+        index = self._index(request, part)
         if not index.exists():
             return None
         ref = MediaRef.model_validate_json(index.read_text("utf-8"))
@@ -66,6 +119,10 @@ class ImageAssets:
         """What making the images not yet stored would cost (the same image counts once)."""
         unique = {self._index(r): r for r in requests}
         return round(sum(self.model.card.cost(1) for r in unique.values() if self.cached(r) is None), 4)
+
+    def _remember(self, request: ImageRequest, ref: MediaRef, part: str = "") -> MediaRef:
+        atomic_write(self._index(request, part), ref.model_dump_json())
+        return ref
 
     async def get(self, request: ImageRequest, *, name: str, role: str = "reference") -> MediaRef:
         found = self.cached(request)
@@ -77,37 +134,86 @@ class ImageAssets:
         ref = MediaRef(
             kind="image", role=role, sha256=image.sha256, path=image.path, name=name, mime=image.mime
         )  # type: ignore[arg-type]
-        atomic_write(self._index(request), ref.model_dump_json())
-        return ref
+        return self._remember(request, ref)
+
+    def crop(
+        self, request: ImageRequest, sheet: MediaRef, part: str, box: tuple[int, int, int, int], name: str
+    ) -> MediaRef:
+        """A panel of a stored image, itself stored by content (a sheet's four views)."""
+        found = self.cached(request, part)
+        if found is not None:
+            return found.model_copy(update={"name": name})
+        buf = io.BytesIO()
+        with Image.open(sheet.path) as img:  # type: ignore[arg-type]
+            img.crop(box).save(buf, "PNG")
+        data = buf.getvalue()
+        sha = hashlib.sha256(data).hexdigest()
+        path = atomic_write(self.root / "files" / f"{sha[:16]}.png", data)
+        return self._remember(request, MediaRef(kind="image", sha256=sha, path=str(path), name=name), part)
 
 
-def sheet_requests(breakdown: Breakdown) -> dict[str, ImageRequest]:
-    return {c.id: sheet_request(c, breakdown.style) for c in breakdown.characters}
+async def character_views(character: Character, style: str, assets: ImageAssets) -> dict[str, MediaRef]:
+    """Face, front, side and back views of a character, agreeing with each other."""
+    if assets.model.card.local:
+        from shotline.tools.image.local import panel_boxes
+
+        request = sheet_request(character, style)
+        sheet = await assets.get(request, name=f"{character.name}, turnaround sheet")
+        boxes = panel_boxes(*SHEET_SIZE)
+        return {
+            view: assets.crop(request, sheet, view, box, f"{character.name}, {view} view")
+            for view, box in zip(VIEWS, boxes, strict=True)
+        }
+    front = await assets.get(view_request(character, "front", style), name=f"{character.name}, front view")
+    views = {"front": front}
+    for view in ("face", "side", "back"):
+        views[view] = await assets.get(
+            view_request(character, view, style, front), name=f"{character.name}, {view} view"
+        )
+    return views
 
 
-async def character_sheets(breakdown: Breakdown, assets: ImageAssets) -> dict[str, MediaRef]:
-    """character id -> the reference sheet every shot of that character carries."""
-    refs = {}
-    for cid, request in sheet_requests(breakdown).items():
-        refs[cid] = await assets.get(request, name=f"{breakdown.character(cid).name}, reference sheet")
-    return refs
+def views_wanted(shot: Shot) -> tuple[str, ...]:
+    """The views of a character that fit a shot, best first: the back for a shot from behind,
+    the face for a close-up, the full figure for wider framings."""
+    if _FROM_BEHIND.search(shot.action):
+        return ("back", "side", "front")
+    if shot.framing == "close-up":
+        return ("face", "front")
+    if shot.framing in {"medium", "two-shot"}:
+        return ("front", "face", "side")
+    return ("front", "side")
+
+
+def select_references(
+    shot: Shot,
+    views: dict[str, dict[str, MediaRef]],
+    plate: MediaRef | None,
+    slots: int,
+) -> tuple[MediaRef, ...]:
+    """Up to `slots` references for a shot: each character's best view (the subject first), then the
+    set plate, then each character's next views. An insert shows an object: the set only."""
+    if slots <= 0:
+        return ()
+    cast = [] if shot.framing == "insert" else [c for c in shot.characters if c in views]
+    if shot.subject in cast:
+        cast.remove(shot.subject)
+        cast.insert(0, shot.subject)
+    wanted = views_wanted(shot)
+    ranked: list[MediaRef] = [views[c][wanted[0]] for c in cast if wanted[0] in views[c]]
+    if plate is not None:
+        ranked.append(plate)
+    for view in wanted[1:]:
+        ranked += [views[c][view] for c in cast if view in views[c]]
+    unique = list(dict.fromkeys(ranked))
+    return tuple(unique[:slots])
 
 
 def attach(
-    request: RenderRequest,
-    card: ModelCard,
-    shot: Shot,
-    sheets: dict[str, MediaRef],
-    keyframe: MediaRef | None,
+    request: RenderRequest, card: ModelCard, refs: tuple[MediaRef, ...], keyframe: MediaRef | None
 ) -> RenderRequest:
-    """The request as a given model can take it: the sheets of the shot's characters (speaker first)
-    up to the model's reference slots, or the keyframe as its first frame for image-to-video models."""
-    order = [shot.subject] if shot.subject in shot.characters else []
-    order += [c for c in shot.characters if c not in order]
-    refs = tuple(sheets[c] for c in order if c in sheets)[: card.reference_images]
+    """The request as a given model can take it: its references up to the model's slots, or the
+    keyframe as its first frame for image-to-video models without reference slots."""
+    refs = refs[: card.reference_images]
     first = keyframe if keyframe is not None and not refs and card.image_to_video else None
     return request.model_copy(update={"references": refs, "first_frame": first})
-
-
-def describe_refs(refs: dict[str, MediaRef]) -> str:
-    return json.dumps({k: v.name for k, v in refs.items()}, ensure_ascii=False)

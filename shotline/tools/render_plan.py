@@ -1,8 +1,8 @@
 """What each shot will be rendered with: the routed models, and the images each model is sent.
 
 Routing picks the models; this module dresses each model's request with what it can take: the
-characters' reference sheets for models with reference slots, or a keyframe as the first frame
-for image-to-video models without them. Images are made by the configured image model and stored
+right views of the shot's characters and the set's empty plate for models with reference slots,
+or a keyframe as the first frame for image-to-video models without them. Images are made by the configured image model and stored
 by content, so a rerun makes none twice. Before approval only free images are made: anything
 paid is counted in the estimate instead.
 """
@@ -13,8 +13,16 @@ import asyncio
 from dataclasses import dataclass, field
 
 from shotline.memory.models import RESOLUTIONS, Breakdown, Shot, Storyboard
-from shotline.tools.image.base import ImageRequest
-from shotline.tools.references import ImageAssets, attach, keyframe_request, sheet_request
+from shotline.tools.references import (
+    VIEWS,
+    ImageAssets,
+    attach,
+    character_views,
+    keyframe_request,
+    plate_request,
+    select_references,
+    view_request,
+)
 from shotline.tools.render import ShotJob
 from shotline.tools.routing import RoutingPolicy, route
 from shotline.tools.shot_request import build_request
@@ -23,10 +31,19 @@ from shotline.tools.video.base import MediaRef, ModelCard
 
 @dataclass
 class ShotImages:
-    sheets: dict[str, MediaRef] = field(default_factory=dict)  # character id -> sheet
+    views: dict[str, dict[str, MediaRef]] = field(default_factory=dict)  # character id -> view -> image
+    plates: dict[str, MediaRef] = field(default_factory=dict)  # "<location id>:<day|night>" -> plate
     keyframes: dict[str, MediaRef] = field(default_factory=dict)  # shot id -> first frame
     unpaid_usd: float = 0.0  # images still to make, and what they will cost
     spent_usd: float = 0.0  # images made now, and what they cost
+
+    def plate(self, shot: Shot, breakdown: Breakdown) -> MediaRef | None:
+        return self.plates.get(_plate_key(shot, breakdown))
+
+
+def _plate_key(shot: Shot, breakdown: Breakdown) -> str:
+    scene = next(s for s in breakdown.scenes if s.id == shot.scene)
+    return f"{shot.location}:{'night' if scene.night else 'day'}"
 
 
 def _chosen(
@@ -56,38 +73,62 @@ async def shot_images(
     *,
     make: bool,
 ) -> ShotImages:
-    """The sheets and keyframes the routed models will use. `make=False` makes only free ones and
-    prices the rest. The offline renderer draws sheets, not scenes, so it makes no keyframes."""
+    """The character views, set plates and keyframes the routed models will use. `make=False`
+    makes only free ones and prices the rest. The offline renderer makes no keyframes."""
     chosen = _chosen(breakdown, board, provider, cards, routing)
-    free = assets.model.card.usd_per_image == 0
     images = ShotImages()
-    todo: list[ImageRequest] = []
-    if any(c.reference_images or _wants_keyframe(c) for cs in chosen.values() for c in cs):
-        for character in breakdown.characters:
-            request = sheet_request(character, breakdown.style)
-            name = f"{character.name}, reference sheet"
-            if make or free:
-                images.sheets[character.id] = await assets.get(request, name=name)
-            elif (found := assets.cached(request)) is not None:
-                images.sheets[character.id] = found.model_copy(update={"name": name})
-            else:
-                todo.append(request)
+    if not any(c.reference_images or _wants_keyframe(c) for cs in chosen.values() for c in cs):
+        return images
+    make = make or assets.model.card.usd_per_image == 0  # free images need no approval
+    unpaid = 0
+    for character in breakdown.characters:
+        if make:
+            images.views[character.id] = await character_views(character, breakdown.style, assets)
+        else:
+            front = assets.cached(view_request(character, "front", breakdown.style))
+            if front is None:
+                unpaid += len(VIEWS)
+                continue
+            views = {"front": front}
+            for view in VIEWS[:1] + VIEWS[2:]:
+                found = assets.cached(view_request(character, view, breakdown.style, front))
+                if found is None:
+                    unpaid += 1
+                else:
+                    views[view] = found
+            images.views[character.id] = views
+    counted: set[str] = set()
+    for shot in board.shots:
+        key = _plate_key(shot, breakdown)
+        if key in counted:
+            continue
+        counted.add(key)
+        scene = next(s for s in breakdown.scenes if s.id == shot.scene)
+        request = plate_request(breakdown.location(shot.location), scene.night, breakdown.style)
+        name = f"{breakdown.location(shot.location).name}, empty set"
+        if make:
+            images.plates[key] = await assets.get(request, name=name)
+        elif (found := assets.cached(request)) is not None:
+            images.plates[key] = found.model_copy(update={"name": name})
+        else:
+            unpaid += 1
     if not assets.model.card.local:
         width, height = RESOLUTIONS[board.ratio]
-        limit = assets.model.card.reference_images
+        slots = assets.model.card.reference_images
         for shot in board.shots:
             if not any(_wants_keyframe(c) for c in chosen[shot.id]):
                 continue
-            refs = tuple(images.sheets[c] for c in shot.characters if c in images.sheets)[:limit]
+            refs = select_references(shot, images.views, images.plate(shot, breakdown), slots)
             request = keyframe_request(shot, refs, width, height)
-            name = f"shot {shot.id}, first frame"
-            if make or free:
-                images.keyframes[shot.id] = await assets.get(request, name=name, role="first_frame")
+            if make:
+                images.keyframes[shot.id] = await assets.get(
+                    request, name=f"shot {shot.id}, first frame", role="first_frame"
+                )
             elif (found := assets.cached(request)) is not None:
                 images.keyframes[shot.id] = found
             else:
-                todo.append(request)
-    images.unpaid_usd = assets.cost(todo)
+                unpaid += 1
+    images.unpaid_usd = round(assets.model.card.cost(unpaid), 4)
     images.spent_usd = assets.spent_usd
     return images
 
@@ -100,16 +141,16 @@ def shot_jobs(
     routing: RoutingPolicy,
     images: ShotImages,
 ) -> list[ShotJob]:
-    """One job per shot: its routed models, primary first, each request dressed for its model."""
+    """One job per shot: its routed models, primary first, each sent the references it can take."""
     jobs = []
     for shot_id, chosen in _chosen(breakdown, board, provider, cards, routing).items():
         shot: Shot = next(s for s in board.shots if s.id == shot_id)
+        plate = images.plate(shot, breakdown)
         candidates = [
             attach(
                 build_request(shot, breakdown, board, card.name, card.model_id or None),
                 card,
-                shot,
-                images.sheets,
+                select_references(shot, images.views, plate, card.reference_images),
                 images.keyframes.get(shot_id),
             )
             for card in chosen

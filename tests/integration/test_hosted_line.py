@@ -19,7 +19,7 @@ from tests.fakes.server import FakeServer
 KEY = "ark-key-for-tests"
 
 
-def test_best_model_gets_reference_sheets_and_the_books_balance(tmp_path: Path, monkeypatch):
+def test_best_model_gets_character_views_and_set_plates_and_the_books_balance(tmp_path: Path, monkeypatch):
     ark = FakeArk(api_key=KEY, statuses=("queued", "running", "succeeded"), clip_as_requested=True)
     with FakeServer(ark) as server:
         monkeypatch.setenv("ARK_API_KEY", KEY)
@@ -45,10 +45,13 @@ def test_best_model_gets_reference_sheets_and_the_books_balance(tmp_path: Path, 
     for shot in state["storyboard"].shots:
         body = next(b for t, b in by_text.items() if t.endswith(shot.prompt))
         refs = [c for c in body["content"] if c.get("role") == "reference_image"]
-        assert len(refs) == len(shot.characters)  # each character's sheet rides along
         assert all(c["image_url"]["url"].startswith("data:image/png;base64,") for c in refs)
-        if refs:
-            assert body["content"][0]["text"].startswith("Image 1 is ")  # named the way Seedance reads it
+        legend = body["content"][0]["text"]
+        assert legend.startswith("Image 1 is ")  # named the way Seedance reads them
+        names = [state["breakdown"].character(c).name for c in shot.characters]
+        assert all(f"is {name}, " in legend for name in names)  # a view of every character in frame
+        assert f"{state['breakdown'].location(shot.location).name}, empty set" in legend  # and the set
+        assert len(refs) == legend.count("Image ")
     report = json.loads((tmp_path / "out" / "report.json").read_text("utf-8"))
     ledger = Ledger(settings.root / "ledger.sqlite").spent(state["project_id"])
     assert round(ledger, 4) == round(report["totals"]["cost_usd"], 4) > 0
