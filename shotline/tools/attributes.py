@@ -429,6 +429,15 @@ _MARK_START = {
     "en", "dans", "de", "du",
 }  # fmt: skip
 _MARK_STOP = {"and", "with", "as", "while", "who", "which", "that", "but", "et", "avec", "qui", "mais"}
+# Words between a mark and where it is: 'the scar now runs down her cheek', 'a tattoo that covers his arm'.
+_MARK_VERB = set(
+    _w(
+        "now, still, that, which, is, was, runs, ran, running, stretches, stretching, snakes, snaking, winds,"
+        "curls, curling, cuts, cutting, crosses, crossing, covers, covering, splits, marks, sits, visible,"
+        "traverse, barre, court, descend"
+    )
+)
+_MARK_OWNER = set(_w("her, his, their, the, a, one, sa, son, la, le"))  # 'crosses | her left cheek'
 
 
 # --- Latin extraction ------------------------------------------------------------------
@@ -505,10 +514,13 @@ def _extend_predicate(toks: list[_Tok], k: int, copulas: set[str]) -> int:
 
 def _extend_mark(toks: list[_Tok], k: int) -> int:
     """'scar over her left eyebrow': a mark carries where it is."""
-    if k >= len(toks) or toks[k].key not in _MARK_START:
+    lead = k
+    while lead < len(toks) and lead - k < 3 and toks[lead].key in _MARK_VERB:
+        lead += 1
+    if lead >= len(toks) or toks[lead].key not in (_MARK_START if lead == k else _MARK_START | _MARK_OWNER):
         return k
-    end = k
-    while end < len(toks) and end - k < 6 and toks[end].is_word and toks[end].key not in _MARK_STOP:
+    end = lead
+    while end < len(toks) and end - lead < 6 and toks[end].is_word and toks[end].key not in _MARK_STOP:
         end += 1
         if toks[end - 1].key in _PLACE_WORDS:  # the body part ends it: 'over her left eyebrow | catches'
             return end + 1 if end < len(toks) and toks[end].key in _SIDE_WORDS else end  # 'sourcil gauche'
@@ -574,6 +586,9 @@ def _zh_value(clause: str, start: int, head_start: int, head_end: int, slot: str
         return s, clause[s:]
     markers = [m.end() for m in _ZH_MARKER.finditer(clause, start, head_start)]
     s = max([start, *markers])
+    owner = clause.rfind("的", s, head_start)
+    if owner >= 0 and _color_hits(clause[owner + 1 : head_start]):
+        s = owner + 1  # '拉紧身上的白色夹克' -> '白色夹克'; '乌黑的短发' keeps its colour
     lead = _ZH_LEAD.match(clause[s:head_start])
     s += lead.end() if lead else 0
     end = head_end
