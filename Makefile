@@ -33,6 +33,7 @@ bench: setup
 	$(VENV)/bin/python bench/breakdown_120_pages.py
 	$(VENV)/bin/python bench/demo_end_to_end.py
 	$(VENV)/bin/python bench/render_makespan.py
+	$(VENV)/bin/python bench/conflicts.py
 
 clean:
 	rm -rf out .pytest_cache
