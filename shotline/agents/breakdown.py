@@ -9,8 +9,18 @@ import re
 import unicodedata
 
 from shotline.errors import ScriptError
-from shotline.memory.models import Beat, Breakdown, Character, Interior, Location, Scene
-from shotline.tools.attributes import display_color, extract_attributes
+from shotline.memory.models import (
+    Beat,
+    Breakdown,
+    Character,
+    Costume,
+    Interior,
+    Landmark,
+    Layout,
+    Location,
+    Scene,
+)
+from shotline.tools.attributes import display_color, extract_attributes, value_facets
 from shotline.tools.fountain import Element, Screenplay
 from shotline.tools.text import CJK_RE, has_cjk, mentions
 
@@ -200,13 +210,15 @@ def break_down(play: Screenplay, *, style: str = "") -> Breakdown:
             pending_paren = None
     title = play.title or (scenes[0].heading if scenes else "Untitled")
     style = style or play.title_page.get("style", "")
+    cast_list = [_with_costumes(c, scenes) for c in characters.values()]
+    sets = [_with_layout(loc, scenes, cast_list) for loc in locations.values()]
     return Breakdown(
         title=title,
         style=style,
         language=detect_language(body),
         scenes=scenes,
-        characters=list(characters.values()),
-        locations=list(locations.values()),
+        characters=cast_list,
+        locations=sets,
     )
 
 
@@ -224,3 +236,205 @@ def _intro_names(play: Screenplay, speakers: dict[str, str]) -> dict[str, str]:
             name = m.group(1).strip()
             names.setdefault(name.upper(), name)
     return names
+
+
+# --- set layouts and standing positions --------------------------------------------------
+
+# kind -> (English words, Chinese words, home x). Homes spread the usual features across the frame;
+# a second feature that would sit on top of one already placed moves to the nearest free spot.
+_LANDMARKS: dict[str, tuple[tuple[str, ...], tuple[str, ...], float]] = {
+    "window": (("window", "windows"), ("窗户", "窗"), 0.22),
+    "door": (("door", "doors", "doorway"), ("门口", "门"), 0.8),
+    "counter": (("counter",), ("柜台",), 0.5),
+    "bar": (("bar",), ("吧台",), 0.5),
+    "stove": (("stove", "oven"), ("灶台", "炉子", "炉灶"), 0.35),
+    "lamp": (
+        ("lamp", "lamps", "streetlamp", "streetlight", "lamppost", "chandelier"),
+        ("路灯", "台灯", "灯"),
+        0.64,
+    ),
+    "monitor": (("monitor", "monitors", "screen", "terminal"), ("显示器", "屏幕"), 0.45),
+    "hatch": (("hatch", "trapdoor"), ("舱口", "活板门"), 0.68),
+    "table": (("table", "desk"), ("桌子", "桌"), 0.5),
+    "bed": (("bed",), ("床",), 0.3),
+    "stairs": (("stairs", "staircase", "stairway"), ("楼梯", "台阶"), 0.1),
+    "column": (("column", "columns", "pillar", "pillars"), ("柱子",), 0.6),
+}
+_PREPOSITION = {"counter": "at", "bar": "at", "stove": "at", "monitor": "at", "table": "at", "lamp": "under"}
+_MAX_LANDMARKS = 6
+_MIN_GAP = 0.14
+_WORD_KIND = {w: kind for kind, (en, zh, _) in _LANDMARKS.items() for w in (*en, *zh)}
+_EN_WORDS = "|".join(sorted((w for k in _LANDMARKS.values() for w in k[0]), key=len, reverse=True))
+_ZH_WORDS = "|".join(sorted((w for k in _LANDMARKS.values() for w in k[1]), key=len, reverse=True))
+_LANDMARK_RE = re.compile(rf"(?<![\w-])(?P<en>{_EN_WORDS})(?![\w-])|(?P<zh>{_ZH_WORDS})", re.IGNORECASE)
+_STANCE = re.compile(
+    r"\b(?:stands?|standing|stood|leans?|leaning|leaned|sits?|sitting|sat|waits?|waiting|lingers?|lingering"
+    r"|hovers?|hovering|crouch(?:es|ing)?|crouched|stays?|remains?|slumps?|slumped|perch(?:es|ed)?|hides?"
+    r"|hiding|huddles?|huddled)\b(?:\s+\w+ly)?\s+(?:by|at|near|beside|behind|against|on|under|over|next to"
+    r"|in front of|in)\s+(?:the|a|an|his|her|their|its)\s+(?:\w+\s+)?"
+    rf"(?P<en>{_EN_WORDS})(?![\w-])"
+    rf"|(?:站在|靠在|坐在|倚在|守在|蹲在|躲在|等在|立在|趴在)(?P<zh>{_ZH_WORDS})",
+    re.IGNORECASE,
+)
+
+
+def _set_text(loc: Location, scenes: list[Scene]) -> list[str]:
+    """What a set is described by: its description, then every action written in it, in script order.
+    The set's own name is left out when it has several words: a NOODLE BAR has no bar to stand at."""
+    texts = [loc.description]
+    texts += [b.text for s in scenes if s.location == loc.id for b in s.beats if b.kind == "action"]
+    name = loc.name.strip()
+    if len(name.split()) > 1 or (has_cjk(name) and len(name) > 1):
+        texts = [re.sub(re.escape(name), " ", t, flags=re.IGNORECASE) for t in texts]
+    return texts
+
+
+def _free_x(home: float, taken: list[float]) -> float:
+    """The spot nearest `home` that keeps a clear gap from every feature already placed."""
+    spots = sorted((round(0.08 + k * 0.02, 2) for k in range(43)), key=lambda x: (abs(x - home), x))
+    return next((x for x in spots if all(abs(x - t) >= _MIN_GAP - 1e-9 for t in taken)), home)
+
+
+def read_landmarks(texts: list[str]) -> list[Landmark]:
+    """Fixed set features in order of first mention, each at a stable x; the same text, the same layout."""
+    found: list[Landmark] = []
+    for text in texts:
+        for m in _LANDMARK_RE.finditer(text):
+            word = m["en"].lower() if m["en"] else m["zh"]
+            kind = _WORD_KIND[word]
+            if len(found) >= _MAX_LANDMARKS or any(lm.kind == kind for lm in found):
+                continue
+            x = _free_x(_LANDMARKS[kind][2], [lm.x for lm in found])
+            name = word.rstrip("s") if m["en"] and word.endswith("s") and word != "stairs" else word
+            found.append(Landmark(name=name, kind=kind, x=x))
+    return found
+
+
+def position_name(landmark: Landmark) -> str:
+    """'by the door', 'at the counter', '门旁': what the script and the prompt call the spot."""
+    if has_cjk(landmark.name):
+        return f"{landmark.name}旁"
+    return f"{_PREPOSITION.get(landmark.kind, 'by')} the {landmark.name}"
+
+
+def _position_x(landmark: Landmark) -> float:
+    """A character by a feature stands just inside it, towards the middle, so both stay visible."""
+    if abs(landmark.x - 0.5) < 0.05:
+        return landmark.x
+    return round(landmark.x + (0.08 if landmark.x < 0.5 else -0.08), 3)
+
+
+def _mention_at(sentence: str, name: str) -> list[int]:
+    if has_cjk(name):
+        return [m.start() for m in re.finditer(re.escape(name), sentence)]
+    return [m.start() for m in re.finditer(rf"(?<!\w){re.escape(name)}(?!\w)", sentence, re.IGNORECASE)]
+
+
+def _who_before(sentence: str, pos: int, cast: list[Character]) -> str | None:
+    """The character named last before `pos` in the sentence: the one the phrase is about."""
+    best: tuple[int, str] | None = None
+    for c in cast:
+        for at in _mention_at(sentence, c.name):
+            if at < pos and (best is None or at > best[0]):
+                best = (at, c.id)
+    return best[1] if best else None
+
+
+def _stances(text: str, cast: list[Character]) -> list[tuple[str, str]]:
+    """(character id, landmark word) for every 'stands by the door' / '靠在柜台' in an action paragraph;
+    a sentence with no name before the phrase is about the last one named ('She leans on the bar')."""
+    out: list[tuple[str, str]] = []
+    last: str | None = None
+    for sentence in _sentences(text):
+        for m in _STANCE.finditer(sentence):
+            who = _who_before(sentence, m.start(), cast) or last
+            if who:
+                out.append((who, m["en"].lower() if m["en"] else m["zh"]))
+        named = _who_before(sentence, len(sentence), cast)
+        last = named or last
+    return out
+
+
+def _with_layout(loc: Location, scenes: list[Scene], cast: list[Character]) -> Location:
+    """The set's landmarks and named positions; each of its scenes learns who stands where (first
+    placement in a scene wins, so a character keeps one screen side per scene)."""
+    landmarks = read_landmarks(_set_text(loc, scenes))
+    by_kind = {lm.kind: lm for lm in landmarks}
+    positions: dict[str, float] = {}
+    for scene in (s for s in scenes if s.location == loc.id):
+        for beat in (b for b in scene.beats if b.kind == "action"):
+            for cid, word in _stances(beat.text, cast):
+                lm = by_kind.get(_WORD_KIND[word])
+                if lm is None or cid in scene.placements:
+                    continue
+                spot = position_name(lm)
+                positions[spot] = _position_x(lm)
+                scene.placements[cid] = spot
+    axis = "facing the far wall" if loc.interior != "EXT" else "facing across the street"
+    return loc.model_copy(
+        update={"layout": Layout(landmarks=landmarks, camera_axis=axis, positions=positions)}
+    )
+
+
+# --- costume variants ----------------------------------------------------------------------
+
+_CHANGE_EN = re.compile(
+    r"^\s*(?:,\s*)?(?:is\s+|has\s+)?(?:now\s+(?:wearing|wears|dressed\s+in|in)|changes\s+into|changed\s+into"
+    r"|change\s+into|slips\s+into|slipped\s+into|puts\s+on|put\s+on|pulls\s+on|is\s+now\s+in)\s+"
+    r"(?:(?:a|an|the|her|his|their|some)\s+)?(?P<costume>[^,.;!?()]+)",
+    re.IGNORECASE,
+)
+_CHANGE_ZH = re.compile(
+    r"^[，,\s]*(?:现在|此刻|如今|已经)?(?:换上了?|换了|换成了?|穿上了?|改穿|穿着)(?:一身|一件|一套)?"
+    r"(?P<costume>[^，。！？；,.!?;（）()]+)"
+)
+_NOW_ZH = re.compile(
+    r"^[，,\s]*(?:现在|此刻|如今|已经)?(?:换上|换了|换成|穿上|改穿)|^[，,\s]*(?:现在|此刻|如今)穿着"
+)
+
+
+def costume_change(sentence: str, name: str) -> str | None:
+    """The clothing a character changes into in this sentence ('MEI, now in a yellow raincoat,',
+    'Mei changes into rain gear', '梅换上了黄色雨衣'), or None when the sentence changes nothing."""
+    for at in _mention_at(sentence, name):
+        tail = sentence[at + len(name) :]
+        if has_cjk(tail[:4]) or tail.lstrip(" ，,").startswith(("现", "此", "如", "已", "换", "穿", "改")):
+            if _NOW_ZH.match(tail) and (m := _CHANGE_ZH.match(tail)):
+                return m["costume"].strip().removeprefix("了")
+            continue
+        if m := _CHANGE_EN.match(tail):
+            return m["costume"].strip()
+    return None
+
+
+def _costume_color(character: Character, costume: str) -> str:
+    """The costume's garment colour; else a palette colour that differs from the usual costume."""
+    attrs = extract_attributes(costume)
+    for salt in range(12):
+        color = display_color(f"{character.name}, {costume}{' ' * salt}", attrs)
+        if color != character.color or any(value_facets(k, v).get("color") for k, v in attrs.items()):
+            return color
+    return color
+
+
+def _with_costumes(character: Character, scenes: list[Scene]) -> Character:
+    """Named costume variants, each worn from the scene of the change until the next change."""
+    starts: list[tuple[int, str]] = []
+    for k, scene in enumerate(scenes):
+        for beat in (b for b in scene.beats if b.kind == "action"):
+            for sentence in _sentences(beat.text):
+                costume = costume_change(sentence, character.name)
+                if costume and not (starts and starts[-1][0] == k):
+                    starts.append((k, costume))
+    costumes = []
+    for n, (k, costume) in enumerate(starts):
+        end = starts[n + 1][0] if n + 1 < len(starts) else len(scenes)
+        costumes.append(
+            Costume(
+                name=f"{character.name}{'，' if has_cjk(character.name) else ', '}{costume}",
+                description=costume,
+                scenes=[s.id for s in scenes[k:end]],
+                color=_costume_color(character, costume),
+            )
+        )
+    return character.model_copy(update={"costumes": costumes}) if costumes else character

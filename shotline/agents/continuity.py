@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from shotline.memory.models import Breakdown, Character, Conflict, DialogueLine, Shot, Storyboard
+from shotline.memory.models import FIXED_SLOTS, Breakdown, Character, Conflict, DialogueLine, Shot, Storyboard
 from shotline.tools.attributes import differing_facets, extract_attributes, is_slot, value_facets
-from shotline.tools.text import CJK_RE
+from shotline.tools.text import CJK_RE, has_cjk
 
 __all__ = ["apply_prompts", "assemble_prompt", "check", "rewrite_refused", "soften"]
 
@@ -115,7 +115,15 @@ def _without_name(description: str, name: str) -> str:
     return text
 
 
-def _cast_line(c: Character) -> str:
+def _cast_line(c: Character, scene_id: str | None = None) -> str:
+    """The canonical description; in a scene with a costume variant, the fixed traits (age, face, build,
+    marks) word for word, and the scene's costume instead of the usual clothes."""
+    costume = c.costume_in(scene_id)
+    if costume is not None:
+        zh = has_cjk(c.name + costume.description)
+        sep = "，" if zh else ", "
+        wearing = f"穿着{costume.description}" if zh else f"wearing {costume.description}"
+        return f"{c.name}: {_sentence(sep.join([*c.fixed_traits().values(), wearing]))}"
     description = _without_name(c.description, c.name)
     return f"{c.name}: {_sentence(description)}" if description else f"{c.name}."
 
@@ -133,6 +141,69 @@ def _set_line(shot: Shot, breakdown: Breakdown) -> str:
     return f"{where}: {_sentence(description)}" if description else f"{where}."
 
 
+# How much of the set's width each framing sees, either side of what it looks at.
+_VIEW_HALF = {
+    "establishing": 1.0,
+    "wide": 1.0,
+    "two-shot": 0.36,
+    "medium": 0.26,
+    "close-up": 0.14,
+    "insert": 0.0,
+}
+_AXIS_ZH = {"facing the far wall": "镜头朝向远墙", "facing across the street": "镜头朝向街对面"}
+
+
+def _side(x: float, zh: bool) -> str:
+    if x < 0.38:
+        return "左侧" if zh else "on the left"
+    if x > 0.62:
+        return "右侧" if zh else "on the right"
+    return "中间" if zh else "at centre"
+
+
+def _view(shot: Shot) -> tuple[float, float] | None:
+    """The stretch of the set (0..1 across the frame of the master axis) that the shot shows."""
+    half = _VIEW_HALF.get(shot.framing, 1.0)
+    if half <= 0:
+        return None
+    if half >= 0.5:
+        return (0.0, 1.0)
+    xs = [shot.positions[c] for c in shot.characters if c in shot.positions]
+    centre = shot.positions.get(shot.subject or "", sum(xs) / len(xs) if xs else 0.5)
+    return (centre - half, centre + half)
+
+
+def _layout_line(shot: Shot, breakdown: Breakdown, chars: dict[str, Character]) -> str:
+    """'Set, facing the far wall: the door on the left, the counter at centre; MEI stands by the door.'
+    Only the landmarks the framing can see (a close-up sees less than a wide), and where each
+    character in frame stands, so a cut keeps the set and the screen sides where they were."""
+    loc = next((x for x in breakdown.locations if x.id == shot.location), None)
+    view = _view(shot)
+    if loc is None or view is None or not loc.layout.landmarks:
+        return ""
+    scene = next((s for s in breakdown.scenes if s.id == shot.scene), None)
+    zh = breakdown.language == "zh" or any(has_cjk(lm.name) for lm in loc.layout.landmarks)
+    seen = [lm for lm in sorted(loc.layout.landmarks, key=lambda m: m.x) if view[0] <= lm.x <= view[1]]
+    marks = [
+        f"{lm.name}在{_side(lm.x, True)}" if zh else f"the {lm.name} {_side(lm.x, False)}" for lm in seen
+    ]
+    people = []
+    for cid in (c for c in shot.characters if c in chars and c in shot.positions):
+        spot = scene.placements.get(cid) if scene else None
+        if spot and spot in loc.layout.positions:
+            people.append(f"{chars[cid].name}站在{spot}" if zh else f"{chars[cid].name} stands {spot}")
+        else:
+            side = _side(shot.positions[cid], zh)
+            people.append(f"{chars[cid].name}在{side}" if zh else f"{chars[cid].name} {side}")
+    if not marks and not people:
+        return ""
+    if zh:
+        axis = _AXIS_ZH.get(loc.layout.camera_axis, loc.layout.camera_axis)
+        return f"布景（{axis}）：{'，'.join(marks)}{'；' if marks and people else ''}{'，'.join(people)}。"
+    body = "; ".join(p for p in (", ".join(marks), ", ".join(people)) if p)
+    return f"Set, {loc.layout.camera_axis}: {body}."
+
+
 def _dialogue_line(d: DialogueLine, chars: dict[str, Character]) -> str:
     who = chars[d.character].name if d.character in chars else d.character
     how = f" ({_clean(d.parenthetical)})" if d.parenthetical else ""
@@ -146,8 +217,9 @@ def assemble_prompt(shot: Shot, breakdown: Breakdown, style: str = "") -> str:
     """
     chars = {c.id: c for c in breakdown.characters}
     parts = [_camera_line(shot, chars), _sentence(_action_text(shot))]
-    parts += [_cast_line(chars[cid]) for cid in shot.characters if cid in chars]
+    parts += [_cast_line(chars[cid], shot.scene) for cid in shot.characters if cid in chars]
     parts.append(_set_line(shot, breakdown))
+    parts.append(_layout_line(shot, breakdown, chars))
     parts += [_dialogue_line(d, chars) for d in shot.dialogue]
     style = _clean(style or breakdown.style)
     if style:
@@ -241,6 +313,15 @@ def _line_of(sentence: str, shot: Shot, breakdown: Breakdown) -> int | None:
     return shot.lines[0] if shot.lines else None
 
 
+_POSSESSIVE = re.compile(r"^[^\s'’]+(?:\s+[A-Z][^\s'’]*){0,2}?['’]s?(?=\s|$)")  # "DETECTIVE RAY's"
+# A mark placed on a body part the next name owns: 'the scar above | MEI's eyebrow'.
+_MARK_TAIL = re.compile(
+    r"(?:\b(?:the|a|an|that|this)\s+)?(?:[\w-]+\s+){0,2}?(?:scars?|tattoos?|birthmark|mole|freckles)"
+    r"\s+(?:on|over|above|across|along|under|below|beneath|near|down|around)\s+$",
+    re.IGNORECASE,
+)
+
+
 def _pieces(sentence: str, mentions: list[tuple[int, str | None]], default: str | None) -> list[_Piece]:
     """Split a sentence at each name: what follows a name describes that person. The words before the
     first name go with it ('In a blue jacket, MEI runs'), or with `default` when it is nobody of ours."""
@@ -250,10 +331,15 @@ def _pieces(sentence: str, mentions: list[tuple[int, str | None]], default: str 
     pieces: list[_Piece] = [(first, sentence[: mentions[0][0]])]
     for k, (start, cid) in enumerate(mentions):
         end = mentions[k + 1][0] if k + 1 < len(mentions) else len(sentence)
+        text = sentence[start:end]
+        tail = _MARK_TAIL.search(pieces[-1][1]) if _POSSESSIVE.match(text) else None
+        if tail:  # 'MEI stares at | the tattoo on KAITO's arm': the mark is on KAITO
+            pieces[-1] = (pieces[-1][0], pieces[-1][1][: tail.start()])
+            text = tail.group() + text
         if cid is not None and cid == pieces[-1][0]:
-            pieces[-1] = (cid, pieces[-1][1] + sentence[start:end])
+            pieces[-1] = (cid, pieces[-1][1] + text)
         else:
-            pieces.append((cid, sentence[start:end]))
+            pieces.append((cid, text))
     return [(cid, text) for cid, text in pieces if cid is not None and text.strip()]
 
 
@@ -324,6 +410,19 @@ def _conflict(
     )
 
 
+def _slots_in_scene(character: Character, slots: dict[str, str], scene_id: str) -> dict[str, str]:
+    """What the bible says a character looks like in a scene: in a costume variant, the fixed traits
+    (age, face, build, marks) stay and the clothes are the costume's, so a planned change is no conflict."""
+    costume = character.costume_in(scene_id)
+    if costume is None:
+        return slots
+    fixed = {k: v for k, v in slots.items() if k.split(":", 1)[0] in FIXED_SLOTS}
+    return {
+        **fixed,
+        **_bible_slots(costume.description, extract_attributes(costume.description), "character"),
+    }
+
+
 def _character_conflicts(
     shot: Shot,
     breakdown: Breakdown,
@@ -335,8 +434,9 @@ def _character_conflicts(
     for p in _passages(shot, breakdown, patterns):
         if p.owner not in bible or (p.owner not in shot.characters and p.source == "action"):
             continue
+        slots = _slots_in_scene(chars[p.owner], bible[p.owner], shot.scene)
         for slot, value in extract_attributes(p.text).items():
-            known = _bible_value(bible[p.owner], slot, value)
+            known = _bible_value(slots, slot, value)
             if known and (p.owner, slot) not in out and differing_facets(slot, known, value):
                 out[(p.owner, slot)] = _conflict(shot, chars[p.owner].name, slot, known, value, p)
     return list(out.values())

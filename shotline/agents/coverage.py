@@ -69,16 +69,32 @@ def dialogue_seconds(text: str) -> float:
     return clamp(reading_seconds(text) + DIALOGUE_PAD_S)
 
 
-def screen_positions(cast: list[str]) -> dict[str, float]:
-    """Evenly spaced screen x for a scene's cast, in order of appearance (first one screen left)."""
+PLACE_GAP = 0.12  # the least screen distance between two figures' centres
+
+
+def screen_positions(cast: list[str], placed: dict[str, float] | None = None) -> dict[str, float]:
+    """Screen x for a scene's cast. A character standing at a named spot of the set ('by the door') takes
+    that spot's x; the others are evenly spaced in order of appearance (first one screen left), moved
+    to the nearest free x when a placed character stands there."""
     n = len(cast)
     if n == 0:
         return {}
     if n == 1:
-        return {cast[0]: 0.5}
-    margin = 0.25 if n == 2 else 0.15
-    step = (1 - 2 * margin) / (n - 1)
-    return {cid: round(margin + i * step, 3) for i, cid in enumerate(cast)}
+        spaced = {cast[0]: 0.5}
+    else:
+        margin = 0.25 if n == 2 else 0.15
+        step = (1 - 2 * margin) / (n - 1)
+        spaced = {cid: round(margin + i * step, 3) for i, cid in enumerate(cast)}
+    placed = {cid: x for cid, x in (placed or {}).items() if cid in spaced}
+    out = dict(placed)
+    for cid in (c for c in cast if c not in placed):
+        out[cid] = _nearest_free(spaced[cid], list(out.values()))
+    return {cid: out[cid] for cid in cast}
+
+
+def _nearest_free(x: float, taken: list[float]) -> float:
+    spots = sorted((round(0.1 + k * 0.025, 3) for k in range(33)), key=lambda s: (abs(s - x), s))
+    return next((s for s in [x, *spots] if all(abs(s - t) >= PLACE_GAP - 1e-9 for t in taken)), x)
 
 
 def insert_subject(text: str, cast_names: list[str]) -> str | None:
@@ -112,7 +128,9 @@ class _Planner:
         self.scene = scene
         self.first_at_location = first_at_location
         self.names = {c.id: c.name for c in breakdown.characters}
-        self.positions = screen_positions(scene.characters)
+        spots = breakdown.location(scene.location).layout.positions
+        placed = {cid: spots[name] for cid, name in scene.placements.items() if name in spots}
+        self.positions = screen_positions(scene.characters, placed)
         self.shots: list[Shot] = []
         self.last_subject: str | None = None
 

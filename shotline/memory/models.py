@@ -48,9 +48,25 @@ class Scene(Model):
     line: int
     characters: list[str] = Field(default_factory=list, description="character ids, first seen order")
     beats: list[Beat] = Field(default_factory=list)
+    placements: dict[str, str] = Field(
+        default_factory=dict, description="character id -> named standing position in the set's layout"
+    )
 
 
 # --- bible -------------------------------------------------------------------------------
+
+
+FIXED_SLOTS = ("age", "build", "hair", "eyes", "beard", "marks")
+"""What a character keeps whatever they wear: age, face (hair, eyes, beard), build and marks."""
+
+
+class Costume(Model):
+    """A named costume variant: what a character wears from a scene on ('MEI, yellow raincoat')."""
+
+    name: str = Field(description="'MEI, yellow raincoat': the character and the clothing")
+    description: str = Field(description="the clothing as written, e.g. 'yellow raincoat'")
+    scenes: list[str] = Field(default_factory=list, description="scene ids where this costume is worn")
+    color: str | None = Field(default=None, description="display colour '#rrggbb' in those scenes")
 
 
 class Character(Model):
@@ -64,6 +80,35 @@ class Character(Model):
     color: str = Field(description="stable display colour '#rrggbb' for animatics and UI")
     line: int | None = Field(default=None, description="script line where the character is introduced")
     version: int = 1
+    costumes: list[Costume] = Field(
+        default_factory=list, description="costume variants by scene; the description's clothing elsewhere"
+    )
+
+    def costume_in(self, scene_id: str | None) -> Costume | None:
+        """The variant worn in a scene, or None where the canonical description's clothing holds."""
+        return next((c for c in self.costumes if scene_id in c.scenes), None)
+
+    def fixed_traits(self) -> dict[str, str]:
+        """The attributes that identify the character in any costume (age, face, build, marks)."""
+        return {k: v for k, v in self.attributes.items() if k.split(":", 1)[0] in FIXED_SLOTS}
+
+
+class Landmark(Model):
+    """A fixed feature of a set that must stay where it is after every cut."""
+
+    name: str = Field(description="as the script writes it: 'door', 'counter', '门'")
+    kind: str = Field(description="door, window, counter, bar, stove, lamp, monitor, hatch, table ...")
+    x: float = Field(ge=0.0, le=1.0, description="horizontal screen position along the camera axis")
+
+
+class Layout(Model):
+    """Where things are in a set, seen from the one camera axis the coverage keeps (180-degree rule)."""
+
+    landmarks: list[Landmark] = Field(default_factory=list)
+    camera_axis: str = Field(default="facing the far wall", description="where the master camera looks")
+    positions: dict[str, float] = Field(
+        default_factory=dict, description="named standing position ('by the door') -> screen x 0..1"
+    )
 
 
 class Location(Model):
@@ -75,6 +120,7 @@ class Location(Model):
     color: str = Field(description="backdrop colour '#rrggbb' for the animatic")
     line: int | None = None
     version: int = 1
+    layout: Layout = Field(default_factory=Layout)
 
 
 class Breakdown(Model):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from shotline.memory.models import RESOLUTIONS, Breakdown, Shot, Storyboard
 from shotline.tools.timing import speech_windows
-from shotline.tools.video.base import Caption, Figure, RenderRequest, ShotVisual
+from shotline.tools.video.base import Caption, Figure, RenderRequest, SetMark, ShotVisual
 
 
 def shot_visual(shot: Shot, breakdown: Breakdown, night: bool) -> ShotVisual:
@@ -18,12 +18,13 @@ def shot_visual(shot: Shot, breakdown: Breakdown, night: bool) -> ShotVisual:
     figures = tuple(
         Figure(
             name=breakdown.character(cid).name,
-            color=breakdown.character(cid).color,
+            color=_costume_color(breakdown, cid, shot.scene),
             x=shot.positions.get(cid, 0.5),
             speaking=cid in speaking,
         )
         for cid in shot.characters
     )
+    landmarks = tuple(SetMark(name=lm.name, kind=lm.kind, x=lm.x) for lm in loc.layout.landmarks)
     captions = tuple(
         Caption(speaker=breakdown.character(d.character).name, text=d.text, start_s=a, end_s=b)
         for d, (a, b) in zip(shot.dialogue, speech_windows(shot), strict=True)
@@ -42,7 +43,15 @@ def shot_visual(shot: Shot, breakdown: Breakdown, night: bool) -> ShotVisual:
         figures=figures,
         captions=captions,
         subject=subject,
+        landmarks=landmarks,
     )
+
+
+def _costume_color(breakdown: Breakdown, cid: str, scene_id: str) -> str:
+    """The figure wears the scene's costume: a costume change shows as a colour change."""
+    character = breakdown.character(cid)
+    costume = character.costume_in(scene_id)
+    return costume.color if costume and costume.color else character.color
 
 
 def build_request(

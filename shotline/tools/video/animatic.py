@@ -30,9 +30,17 @@ from PIL import Image, ImageColor, ImageDraw
 
 from shotline.errors import RenderError
 from shotline.tools.fonts import CJK_CHARS, Font, font
-from shotline.tools.video.base import Caption, Figure, ModelCard, RenderRequest, ShotVisual, TaskStatus
+from shotline.tools.video.base import (
+    Caption,
+    Figure,
+    ModelCard,
+    RenderRequest,
+    SetMark,
+    ShotVisual,
+    TaskStatus,
+)
 
-ANIMATIC_VERSION = "1"
+ANIMATIC_VERSION = "2"
 """Bump when the drawing changes, so cached takes rendered by an older animatic are redone."""
 
 RGB = tuple[int, int, int]
@@ -335,13 +343,17 @@ def draw_static(visual: ShotVisual, stage: _Stage) -> Image.Image:
     rng = Random(zlib.crc32(visual.location.encode("utf-8")))  # same set, same details, every shot
     horizon = stage.y(scale.horizon)
     if visual.interior:
-        lights = _draw_interior(img, draw, stage, scale, backdrop, horizon)
+        lights = _draw_interior(img, draw, stage, scale, backdrop, horizon, furnish=not visual.landmarks)
     else:
         lights = _draw_exterior(img, draw, stage, scale, backdrop, horizon, rng)
+    lights += _draw_landmarks(draw, stage, scale, visual, horizon)
     if visual.night:
         img = _darken(img)
         draw = ImageDraw.Draw(img)
-        _draw_night_lights(img, draw, stage, scale, visual.interior, horizon, lights, rng)
+        lamp = None if visual.landmarks else 0.62  # a layout's own lamps are lit below
+        _draw_night_lights(img, draw, stage, scale, visual.interior, horizon, lights, rng, lamp)
+        for mark in (m for m in visual.landmarks if m.kind == "lamp"):
+            _draw_lamp(draw, stage, scale.set_zoom, _sx(stage, scale, mark.x), horizon, glow=img)
     if visual.framing == "insert":
         _draw_insert_card(draw, stage, visual.subject or visual.location)
     else:
@@ -364,9 +376,16 @@ def _vertical_gradient(img: Image.Image, top: int, bottom: int, c0: RGB, c1: RGB
 
 
 def _draw_interior(
-    img: Image.Image, draw: ImageDraw.ImageDraw, stage: _Stage, scale: _Scale, wall: RGB, horizon: float
+    img: Image.Image,
+    draw: ImageDraw.ImageDraw,
+    stage: _Stage,
+    scale: _Scale,
+    wall: RGB,
+    horizon: float,
+    furnish: bool = True,
 ) -> list[Box]:
-    """Wall in the set colour, a darker floor, a window and a door; returns the window glass."""
+    """Wall in the set colour, a darker floor and, for a set with no layout, a generic window and door;
+    returns the window glass."""
     hz = int(horizon)
     _vertical_gradient(img, 0, hz, _mul(wall, 1.08), _mul(wall, 0.9))
     _vertical_gradient(img, hz, img.height, _mul(wall, 0.55), _mul(wall, 0.38))
@@ -377,6 +396,8 @@ def _draw_interior(
         bx = stage.x(0.5 + k * 0.16 * s)
         draw.line([(vx + (bx - vx) * t, horizon), (bx, img.height)], fill=_mul(wall, 0.32), width=stage.ss)
     draw.rectangle([0, horizon - stage.u(0.012 * s), img.width, horizon], fill=_mul(wall, 0.35))
+    if not furnish:
+        return []
     # window: frame, glass (sky), mullions
     wx, ww, wh = _sx(stage, scale, 0.24), stage.u(0.17 * s), stage.u(0.22 * s)
     wb = horizon - stage.u(0.16 * s)
@@ -437,6 +458,143 @@ def _draw_exterior(
     return windows
 
 
+# --- set landmarks ---------------------------------------------------------------------------
+
+DOOR: RGB = (104, 66, 38)
+GLASS: RGB = (170, 205, 235)
+FRAME: RGB = (236, 232, 222)
+COUNTER: RGB = (150, 108, 64)
+LAMP: RGB = (250, 215, 140)
+SCREEN: RGB = (80, 200, 160)
+_FURNITURE = {"counter", "bar", "table", "stove", "bed"}
+
+
+def _draw_landmarks(
+    draw: ImageDraw.ImageDraw, stage: _Stage, scale: _Scale, visual: ShotVisual, horizon: float
+) -> list[Box]:
+    """Each landmark of the set's layout as a simple labelled shape at its x; returns window glass.
+    Walls and openings first, furniture in front of them."""
+    glass: list[Box] = []
+    order = sorted(visual.landmarks, key=lambda m: (m.kind in _FURNITURE, m.x))
+    for mark in order:
+        x, s = _sx(stage, scale, mark.x), scale.set_zoom
+        box = _LANDMARK_DRAW.get(mark.kind, _draw_block)(draw, stage, s, x, horizon)
+        if mark.kind == "window":
+            glass.append(box)
+        _landmark_label(draw, stage, mark, x, box)
+    return glass
+
+
+def _draw_door(draw: ImageDraw.ImageDraw, stage: _Stage, s: float, x: float, horizon: float) -> Box:
+    w, h = stage.u(0.14 * s), stage.u(0.34 * s)
+    box = (x - w / 2, horizon - h, x + w / 2, horizon)
+    draw.rectangle(_grow(box, stage.u(0.008 * s)), fill=_mul(DOOR, 0.6))
+    draw.rectangle(box, fill=DOOR)
+    _disc(draw, x + w / 3, horizon - h / 2, stage.u(0.008 * s), (210, 180, 90))
+    return box
+
+
+def _draw_window(draw: ImageDraw.ImageDraw, stage: _Stage, s: float, x: float, horizon: float) -> Box:
+    w, h, bottom = stage.u(0.17 * s), stage.u(0.22 * s), horizon - stage.u(0.16 * s)
+    glass = (x - w / 2, bottom - h, x + w / 2, bottom)
+    pad = stage.u(0.012 * s)
+    draw.rectangle(_grow(glass, pad), fill=FRAME)
+    draw.rectangle(glass, fill=GLASS)
+    draw.line([(x, glass[1]), (x, glass[3])], fill=FRAME, width=int(pad))
+    draw.line([(glass[0], (glass[1] + glass[3]) / 2), (glass[2], (glass[1] + glass[3]) / 2)], FRAME, int(pad))
+    return glass
+
+
+def _draw_counter(draw: ImageDraw.ImageDraw, stage: _Stage, s: float, x: float, horizon: float) -> Box:
+    w, h = stage.u(0.34 * s), stage.u(0.13 * s)
+    base = horizon + stage.u(0.02 * s)
+    box = (x - w / 2, base - h, x + w / 2, base)
+    draw.rectangle(box, fill=COUNTER)
+    draw.rectangle((box[0] - stage.u(0.01 * s), box[1] - stage.u(0.014 * s), box[2] + stage.u(0.01 * s), box[1]),
+                   fill=_mul(COUNTER, 1.3))  # fmt: skip
+    return box
+
+
+def _draw_lamp(
+    draw: ImageDraw.ImageDraw,
+    stage: _Stage,
+    s: float,
+    x: float,
+    horizon: float,
+    glow: Image.Image | None = None,
+) -> Box:
+    """A hanging lamp; after dark (`glow` = the picture) it is lit with a warm pool of light."""
+    r = stage.u(0.05 * s)
+    y = max(stage.y(0.0), horizon - stage.u(0.55 * s))
+    draw.line([(x, 0), (x, y)], fill=(40, 40, 40), width=stage.ss)
+    box = (x - r, y, x + r, y + r)
+    if glow is not None:
+        _glow(glow, x, y + r, r * 6, (255, 205, 130), 110)
+    draw.polygon([(x - r * 0.5, y), (x + r * 0.5, y), (x + r, y + r), (x - r, y + r)], fill=LAMP)
+    return box
+
+
+def _draw_monitor(draw: ImageDraw.ImageDraw, stage: _Stage, s: float, x: float, horizon: float) -> Box:
+    w, h = stage.u(0.16 * s), stage.u(0.11 * s)
+    bottom = horizon - stage.u(0.12 * s)
+    draw.rectangle((x - w / 2 - h * 0.1, bottom - h * 1.1, x + w / 2 + h * 0.1, bottom), fill=(30, 30, 34))
+    box = (x - w / 2, bottom - h, x + w / 2, bottom - h * 0.1)
+    draw.rectangle(box, fill=SCREEN)
+    return box
+
+
+def _draw_hatch(draw: ImageDraw.ImageDraw, stage: _Stage, s: float, x: float, horizon: float) -> Box:
+    side = stage.u(0.12 * s)
+    top = horizon - stage.u(0.5 * s)
+    box = (x - side / 2, top, x + side / 2, top + side)
+    draw.rectangle(box, fill=(70, 74, 80), outline=(30, 30, 34), width=max(2, int(side / 12)))
+    draw.line([(box[0], box[1]), (box[2], box[3])], fill=(30, 30, 34), width=max(2, int(side / 16)))
+    draw.line([(box[2], box[1]), (box[0], box[3])], fill=(30, 30, 34), width=max(2, int(side / 16)))
+    return box
+
+
+def _draw_stairs(draw: ImageDraw.ImageDraw, stage: _Stage, s: float, x: float, horizon: float) -> Box:
+    w, h, steps = stage.u(0.18 * s), stage.u(0.3 * s), 6
+    for k in range(steps):
+        top = horizon - h * (k + 1) / steps
+        draw.rectangle(
+            (x - w / 2 + k * w / steps, top, x + w / 2, horizon), fill=_mul(COUNTER, 0.8 + 0.04 * k)
+        )
+    return (x - w / 2, horizon - h, x + w / 2, horizon)
+
+
+def _draw_block(draw: ImageDraw.ImageDraw, stage: _Stage, s: float, x: float, horizon: float) -> Box:
+    """Any other feature (a column, a bed, a stove): a plain block, named by its label."""
+    w, h = stage.u(0.12 * s), stage.u(0.26 * s)
+    box = (x - w / 2, horizon - h, x + w / 2, horizon)
+    draw.rectangle(box, fill=(120, 116, 110), outline=INK, width=max(2, int(w / 40)))
+    return box
+
+
+_LANDMARK_DRAW: dict[str, Callable[[ImageDraw.ImageDraw, _Stage, float, float, float], Box]] = {
+    "door": _draw_door,
+    "hatch": _draw_hatch,
+    "window": _draw_window,
+    "counter": _draw_counter,
+    "bar": _draw_counter,
+    "table": _draw_counter,
+    "lamp": _draw_lamp,
+    "monitor": _draw_monitor,
+    "stairs": _draw_stairs,
+}
+
+
+def _landmark_label(draw: ImageDraw.ImageDraw, stage: _Stage, mark: SetMark, x: float, box: Box) -> None:
+    """The landmark's name in small dark type just above it, so a viewer can read the layout."""
+    size = max(10 * stage.ss, round(stage.u(0.026)))
+    f = font(size, mark.name)
+    y = box[1] - size * 0.9
+    half = f.getlength(mark.name) / 2 + size * 0.3
+    draw.rounded_rectangle((x - half, y - size * 0.65, x + half, y + size * 0.65), radius=size * 0.3,
+                           fill=(246, 241, 228))  # fmt: skip
+    draw.text((x, y), mark.name, font=f, fill=INK, anchor="mm")
+
+
 def _darken(img: Image.Image) -> Image.Image:
     """Night: scale every channel down (bluer) with one lookup table."""
     lut = [min(255, round(v * g)) for g in NIGHT_GAIN for v in range(256)]
@@ -452,14 +610,18 @@ def _draw_night_lights(
     horizon: float,
     lights: list[Box],
     rng: Random,
+    lamp_x: float | None = 0.62,
 ) -> None:
-    """After dark: a moon (in the sky or the window), lit windows outside, a lamp's glow inside."""
+    """After dark: a moon (in the sky or the window), lit windows outside, a lamp's glow inside (at the
+    set's lamp when its layout has one)."""
     if interior:
         for glass in lights:
             draw.rectangle(glass, fill=(22, 30, 58))
             gx, gy = glass[0] + (glass[2] - glass[0]) * 0.7, glass[1] + (glass[3] - glass[1]) * 0.3
             _disc(draw, gx, gy, (glass[2] - glass[0]) * 0.12, (235, 235, 210))
-        lx, r = _sx(stage, scale, 0.62), stage.u(0.05 * scale.set_zoom)
+        if lamp_x is None:
+            return
+        lx, r = _sx(stage, scale, lamp_x), stage.u(0.05 * scale.set_zoom)
         ly = stage.y(0.08)
         draw.line([(lx, 0), (lx, ly)], fill=(40, 40, 40), width=stage.ss)
         _glow(img, lx, ly + r, r * 6, (255, 205, 130), 110)

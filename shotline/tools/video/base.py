@@ -27,6 +27,15 @@ class Figure(BaseModel):
     speaking: bool = False
 
 
+class SetMark(BaseModel):
+    """A set landmark as the animatic draws it: a labelled door, window, counter, lamp ..."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = Field(description="label, as the script writes it")
+    kind: str = Field(description="door, window, counter, lamp ...; anything else is drawn as a block")
+    x: float = Field(ge=0.0, le=1.0, description="horizontal set position, the same in every shot of the set")
+
+
 class Caption(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     speaker: str
@@ -49,6 +58,7 @@ class ShotVisual(BaseModel):
     figures: tuple[Figure, ...] = ()
     captions: tuple[Caption, ...] = ()
     subject: str | None = Field(default=None, description="the object of an insert shot")
+    landmarks: tuple[SetMark, ...] = Field(default=(), description="the set's layout; empty = a generic set")
 
 
 class MediaRef(BaseModel):
