@@ -20,6 +20,7 @@ DELIVERABLES = (
     "bible.json",
     "script.fountain",
     "report.json",
+    "continuity.html",
 )
 
 _real_connect = socket.socket.connect

@@ -8,13 +8,15 @@ interrupted run never leaves a half file.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from shotline.memory.models import RESOLUTIONS, Breakdown, Conflict, Cut, Storyboard, Take
 from shotline.memory.store import atomic_write, write_json
 from shotline.tools import contact_sheet, ffmpeg, subtitles
+from shotline.tools.qc import TakeVerdict
+from shotline.tools.report_page import write_continuity_page
 from shotline.tools.timeline import (
     EditDecision,
     cut_duration_s,
@@ -22,6 +24,7 @@ from shotline.tools.timeline import (
     timeline_from_decisions,
     write_timeline,
 )
+from shotline.tools.video.base import MediaRef
 
 Progress = Callable[[str, float], None]
 
@@ -33,7 +36,18 @@ STORYBOARD = "storyboard.json"
 BIBLE = "bible.json"
 SCRIPT = "script.fountain"
 REPORT = "report.json"
-DELIVERABLES = (FINAL_MP4, FINAL_SRT, TIMELINE, CONTACT_SHEET, STORYBOARD, BIBLE, SCRIPT, REPORT)
+CONTINUITY_PAGE = "continuity.html"
+DELIVERABLES = (
+    FINAL_MP4,
+    FINAL_SRT,
+    TIMELINE,
+    CONTACT_SHEET,
+    STORYBOARD,
+    BIBLE,
+    SCRIPT,
+    REPORT,
+    CONTINUITY_PAGE,
+)
 
 
 def deliver(
@@ -44,6 +58,8 @@ def deliver(
     storyboard: Storyboard,
     takes: dict[str, Take],
     conflicts: list[Conflict],
+    verdicts: Mapping[str, TakeVerdict] | None = None,
+    references: Mapping[str, Sequence[MediaRef]] | None = None,
     on_progress: Progress | None = None,
 ) -> Cut:
     """Cut the takes in storyboard order and write every deliverable into `out_dir`.
@@ -61,7 +77,8 @@ def deliver(
     atomic_write(paths[SCRIPT], script_text)
     write_json(paths[STORYBOARD], storyboard_document(storyboard))
     write_json(paths[BIBLE], bible_document(breakdown))
-    write_json(paths[REPORT], report_document(decisions, conflicts))
+    report = report_document(decisions, conflicts, verdicts, references)
+    write_json(paths[REPORT], report)
     for name in (SCRIPT, STORYBOARD, BIBLE, REPORT):
         progress(name, 1.0)
 
@@ -75,6 +92,11 @@ def deliver(
     sheet = contact_sheet.build_contact_sheet(_sheet_title(breakdown, decisions), _tiles(decisions), size)
     atomic_write(paths[CONTACT_SHEET], contact_sheet.png_bytes(sheet))
     progress(CONTACT_SHEET, 1.0)
+    write_continuity_page(
+        out_dir, storyboard=storyboard, breakdown=breakdown, report=report,
+        verdicts=verdicts, references=references or {},
+    )  # fmt: skip
+    progress(CONTINUITY_PAGE, 1.0)
 
     segments = [ffmpeg.segment(Path(d.take.path), d.frames) for d in decisions]
     ffmpeg.render_cut(segments, paths[FINAL_MP4], size=size, on_progress=lambda f: progress(FINAL_MP4, f))
@@ -107,11 +129,18 @@ def bible_document(breakdown: Breakdown) -> dict[str, Any]:
     }
 
 
-def report_document(decisions: Sequence[EditDecision], conflicts: Sequence[Conflict]) -> dict[str, Any]:
-    """Per shot: which model made the take, what it cost, and the conflicts found; then totals."""
+def report_document(
+    decisions: Sequence[EditDecision],
+    conflicts: Sequence[Conflict],
+    verdicts: Mapping[str, TakeVerdict] | None = None,
+    references: Mapping[str, Sequence[MediaRef]] | None = None,
+) -> dict[str, Any]:
+    """Per shot: which model made the take, what it cost, the references it was sent, the conflicts
+    found before rendering and the take's QC after; then totals."""
     shots = []
     for d in decisions:
         take = d.take
+        verdict = (verdicts or {}).get(d.shot.id)
         shots.append(
             {
                 "id": d.shot.id,
@@ -122,6 +151,10 @@ def report_document(decisions: Sequence[EditDecision], conflicts: Sequence[Confl
                 "render_key": take.render_key,
                 "duration_s": round(d.duration_s, 3),
                 "conflicts": [c.model_dump(mode="json") for c in conflicts if c.shot_id == d.shot.id],
+                "references": [r.name for r in (references or {}).get(d.shot.id, [])],
+                "qc": None
+                if verdict is None
+                else {"score": verdict.score, "passed": verdict.passed, "reasons": verdict.reasons},
             }
         )
     cache_hits = sum(1 for d in decisions if d.take.cache_hit)
@@ -132,6 +165,7 @@ def report_document(decisions: Sequence[EditDecision], conflicts: Sequence[Confl
         "seconds": round(sum(d.take.seconds for d in decisions), 3),
         "shots": len(decisions),
         "duration_s": cut_duration_s(decisions),
+        "qc_failed": sorted(sid for sid, v in (verdicts or {}).items() if not v.passed),
     }
     return {"shots": shots, "totals": totals}
 

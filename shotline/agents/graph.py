@@ -23,18 +23,22 @@ from shotline.agents.state import LineState
 from shotline.config import Settings
 from shotline.errors import BudgetExceeded, ProviderUnavailable, RefusedPrompt, RenderError
 from shotline.memory.bible import Bible
+from shotline.memory.models import Take
 from shotline.memory.store import Ledger, TakeStore
 from shotline.tools.image import get_image_model
 from shotline.tools.image.base import ImageModel
+from shotline.tools.qc import TakeVerdict, check_take
 from shotline.tools.references import ImageAssets
 from shotline.tools.render import Renderer, RenderEvent, RenderPolicy, ShotJob, model_key
 from shotline.tools.render_plan import ShotImages, make_images, shot_jobs
 from shotline.tools.routing import RoutingPolicy
 from shotline.tools.video import catalog, get_model
-from shotline.tools.video.base import ModelCard, VideoModel
+from shotline.tools.video.base import ModelCard, RenderRequest, VideoModel
 
 AUTO = "auto"  # route every shot across all usable providers
 MAX_REWRITES = 1  # a refused shot is softened once; then a person decides
+QC_PASS = 0.6
+QC_THRESHOLD = {"establishing": 0.5, "wide": 0.5}  # small figures in a big set match their sheets less
 
 
 @dataclass
@@ -219,7 +223,45 @@ def render(state: LineState, runtime: Runtime[Crew]) -> Command[Literal["editor"
     takes = outcome.takes
     rendered = sum(1 for t in takes.values() if not t.cache_hit)
     _emit("render", "finished", message=f"{rendered} rendered, {len(takes) - rendered} from cache")
-    return Command(goto="editor", update={"takes": takes, "refused": {}})
+    used = {job.shot_id: _used_request(job, takes[job.shot_id]) for job in jobs}
+    verdicts = asyncio.run(_check_takes(state, takes, used))
+    failing = sorted(sid for sid, v in verdicts.items() if not v.passed)
+    _emit(
+        "qc", "done", message=f"{len(verdicts) - len(failing)} of {len(verdicts)} takes pass", flagged=failing
+    )
+    references = {
+        sid: [*r.references, *([r.first_frame] if r.first_frame else [])] for sid, r in used.items()
+    }
+    return Command(
+        goto="editor", update={"takes": takes, "refused": {}, "verdicts": verdicts, "references": references}
+    )
+
+
+def _used_request(job: ShotJob, take: Take) -> RenderRequest:
+    """The candidate that made the take (the primary, or the fallback that stepped in)."""
+    return next((r for r in job.candidates if model_key(r) == take.model), job.candidates[0])
+
+
+async def _check_takes(
+    state: LineState, takes: dict[str, Take], used: dict[str, RenderRequest]
+) -> dict[str, TakeVerdict]:
+    """Every take is checked before it enters the cut: technically, and against the references it
+    was made with. A take that fails is flagged in the report and on the continuity page."""
+    breakdown = state["breakdown"]
+    verdicts = {}
+    for shot in state["storyboard"].shots:
+        request = used[shot.id]
+        verdicts[shot.id] = await check_take(
+            Path(takes[shot.id].path),
+            shot=shot,
+            request=request,
+            references=[*request.references, *([request.first_frame] if request.first_frame else [])],
+            judge=None,
+            threshold=QC_THRESHOLD.get(shot.framing, QC_PASS),
+            characters=[breakdown.character(c) for c in shot.characters],
+            location=breakdown.location(shot.location),
+        )
+    return verdicts
 
 
 def rewrite(state: LineState) -> Command[Literal["approve"]]:
@@ -250,6 +292,8 @@ def edit(state: LineState) -> dict[str, Any]:
         storyboard=state["storyboard"],
         takes=state["takes"],
         conflicts=state.get("conflicts", []),
+        verdicts=state.get("verdicts"),
+        references=state.get("references"),
         on_progress=progress,
     )
     _emit("editor", "done", message=f"{cut.duration_s:.1f} s cut in {order['out_dir']}")

@@ -8,6 +8,8 @@ from __future__ import annotations
 from typing import TypedDict
 
 from shotline.memory.models import Breakdown, Conflict, Cut, Ratio, Storyboard, Take
+from shotline.tools.qc import TakeVerdict
+from shotline.tools.video.base import MediaRef
 
 
 class Order(TypedDict):
@@ -30,6 +32,8 @@ class LineState(TypedDict, total=False):
     storyboard: Storyboard  # screenwriter, then continuity (prompts)
     conflicts: list[Conflict]  # continuity
     takes: dict[str, Take]  # render
+    verdicts: dict[str, TakeVerdict]  # render: take QC, per shot
+    references: dict[str, list[MediaRef]]  # render: the images each shot's take was made with
     refused: dict[str, str]  # render: shot id -> the provider's moderation reason
     rewrites: int  # continuity: rounds of softening refused prompts in this order
     estimate_usd: float  # render

@@ -32,7 +32,7 @@ app = typer.Typer(
 )
 console = Console(stderr=True, soft_wrap=True)
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "last_delivery.fountain"
-STAGES = ("director", "screenwriter", "continuity", "render", "editor")
+STAGES = ("director", "screenwriter", "continuity", "render", "qc", "editor")
 BAD_INPUT = (InputError, UnknownProviderError, NotBuiltError, BudgetExceeded, ProviderUnavailable)
 
 
@@ -58,6 +58,10 @@ class LineProgress:
                 self.p.console.print(f"[green]✓[/] {stage}: {event['message']}")
             for conflict in event.get("conflicts", []):
                 self.p.console.print(f"  [yellow]![/] {conflict}")
+            if event.get("flagged"):
+                self.p.console.print(
+                    f"  [yellow]![/] for a person to review: shots {', '.join(event['flagged'])}"
+                )
         self.p.update(self.stages, stage=stage)
 
     def _shot(self, shot_id: str, status: str) -> None:

@@ -40,14 +40,14 @@ def test_killed_paid_render_resumes_its_tasks_and_pays_once(tmp_path: Path):
             "ARK_API_KEY": KEY,
             "SHOTLINE_SEEDANCE_BASE_URL": f"{server.url}/api/v3",
             "SHOTLINE_POLL_S": "0.05",
-            "SHOTLINE_CONCURRENCY": "3",
+            "SHOTLINE_CONCURRENCY": "2",  # with two tasks open the provider slots are full: no submit in flight
         }
         cmd = [sys.executable, "-m", "shotline.ui.cli", "make", str(FIXTURES / "short.fountain")]
         cmd += ["--provider", "seedance", "--yes", "--out", str(tmp_path / "out")]
         first = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 60
         jobs = tmp_path / "home" / "jobs.sqlite"
-        while _open_tasks(jobs) < 2 and time.monotonic() < deadline:  # kill with tasks running at Ark
+        while _open_tasks(jobs) < 2 and time.monotonic() < deadline:  # kill while two tasks run at Ark
             assert first.poll() is None, first.stderr.read() if first.stderr else ""
             time.sleep(0.02)
         first.send_signal(signal.SIGKILL)

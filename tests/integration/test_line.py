@@ -54,7 +54,7 @@ def test_timeline_points_at_the_takes(made):
 def test_progress_is_reported_per_stage_and_per_shot(made):
     _, _, state, events = made
     stages = [e["stage"] for e in events if e.get("status") == "done" and "shot_id" not in e]
-    assert stages == ["director", "screenwriter", "continuity", "editor"]
+    assert stages == ["director", "screenwriter", "continuity", "qc", "editor"]
     done = {e["shot_id"] for e in events if e.get("stage") == "render" and e.get("status") == "done"}
     assert done == {s.id for s in state["storyboard"].shots}
 

@@ -240,6 +240,7 @@ def test_cut_lists_shots_in_order_and_every_file(delivered) -> None:
         "bible.json",
         "script.fountain",
         "report.json",
+        "continuity.html",
     }
     assert all(Path(p).is_file() and Path(p).parent == out for p in cut.files.values())
     assert not list(out.glob(".*")) and not list(out.glob("*.part"))
@@ -370,6 +371,7 @@ def test_report_totals_count_renders_and_cache_hits(delivered) -> None:
         "seconds": 3.0,
         "shots": 4,
         "duration_s": pytest.approx(10.5, abs=0.05),
+        "qc_failed": [],
     }
     by_id = {s["id"]: s for s in report["shots"]}
     assert [s["id"] for s in report["shots"]] == ["001", "002", "003", "004"]
