@@ -265,9 +265,9 @@ class Renderer:
     async def _attempt(self, request: RenderRequest, budget: _Budget) -> Take:
         model = self.model_for(request)
         key = self.key_of(request)
-        started = time.monotonic()
         durable = getattr(model, "durable_tasks", True)  # in-process renderers' tasks die with us
         async with self._gate(request.model):  # bounds tasks at the provider: submit until it ends
+            started = time.monotonic()  # a take's time is its own, not its wait for a free slot
             job = self.jobs.pending(key) if durable else None  # type: ignore[union-attr]
             if job is not None and job.state == "unknown":
                 job = await self._recover(model, request, job)
