@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     budget_usd: float = Field(default=0.0, ge=0.0, description="approved spend per run")
     api_tokens: SecretStr | None = None
     concurrency: int = Field(default=2, ge=1, description="takes rendered at once per provider")
+    takes_per_shot: int = Field(default=1, ge=1, le=8, description="best of N: takes rendered per shot")
+    qc_retries: int = Field(default=0, ge=0, le=3, description="retries of a shot that fails take QC")
     image_provider: str = Field(
         default="local", description="reference sheets: local, seedream, openai, flux"
     )

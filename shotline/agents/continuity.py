@@ -17,7 +17,7 @@ from shotline.memory.models import FIXED_SLOTS, Breakdown, Character, Conflict, 
 from shotline.tools.attributes import differing_facets, extract_attributes, is_slot, value_facets
 from shotline.tools.text import CJK_RE, has_cjk
 
-__all__ = ["apply_prompts", "assemble_prompt", "check", "rewrite_refused", "soften"]
+__all__ = ["apply_prompts", "assemble_prompt", "check", "correct_prompt", "rewrite_refused", "soften"]
 
 _FRAMING = {
     "establishing": "Wide establishing shot",
@@ -547,3 +547,20 @@ def rewrite_refused(storyboard: Storyboard, refused: dict[str, str]) -> tuple[St
                 shot = shot.model_copy(update={"prompt": softer})
         shots.append(shot)
     return storyboard.model_copy(update={"shots": shots}), stuck
+
+
+# --- take QC corrections -----------------------------------------------------------------------
+
+
+def correct_prompt(prompt: str, shot: Shot, breakdown: Breakdown, reasons: list[str]) -> str:
+    """A prompt for a take that failed QC: restate, first and plainly, what the take got wrong, so
+    the model weighs the bible's words above everything else in the shot."""
+    scene_chars = [breakdown.character(c) for c in shot.characters]
+    pinned = [
+        f"{c.name} must look exactly like the reference: {_without_name(c.description, c.name)}."
+        for c in scene_chars
+    ]
+    loc = breakdown.location(shot.location)
+    if any("set" in r.lower() or loc.name.lower() in r.lower() for r in reasons):
+        pinned.append(f"The set must match its reference: {loc.description}.")
+    return " ".join([*pinned, prompt]) if pinned else prompt

@@ -23,17 +23,17 @@ from shotline.agents.state import LineState
 from shotline.config import Settings
 from shotline.errors import BudgetExceeded, ProviderUnavailable, RefusedPrompt, RenderError
 from shotline.memory.bible import Bible
-from shotline.memory.models import Take
+from shotline.memory.models import Shot, Take
 from shotline.memory.store import Ledger, TakeStore
 from shotline.tools.image import get_image_model
 from shotline.tools.image.base import ImageModel
-from shotline.tools.qc import TakeVerdict, check_take
+from shotline.tools.qc import TakeVerdict, best_take, check_take
 from shotline.tools.references import ImageAssets
 from shotline.tools.render import Renderer, RenderEvent, RenderPolicy, ShotJob, model_key
-from shotline.tools.render_plan import ShotImages, make_images, shot_jobs
+from shotline.tools.render_plan import ShotImages, base_shot, make_images, retry_job, shot_jobs, with_variants
 from shotline.tools.routing import RoutingPolicy
 from shotline.tools.video import catalog, get_model
-from shotline.tools.video.base import ModelCard, RenderRequest, VideoModel
+from shotline.tools.video.base import MediaRef, ModelCard, RenderRequest, VideoModel
 
 AUTO = "auto"  # route every shot across all usable providers
 MAX_REWRITES = 1  # a refused shot is softened once; then a person decides
@@ -151,7 +151,7 @@ def _renderer(
 ) -> Renderer:
     settings = crew.settings
     models = {model_key(r): crew.model(r.model, r.model_id) for job in jobs for r in job.candidates}
-    policy = crew.render_policy or RenderPolicy(poll_s=settings.poll_s)
+    policy = _policy(crew)
     providers = {r.model for job in jobs for r in job.candidates} - set(policy.per_provider)
     policy = replace(
         policy, per_provider={**policy.per_provider, **dict.fromkeys(providers, settings.concurrency)}
@@ -185,31 +185,35 @@ def approve(state: LineState, runtime: Runtime[Crew]) -> dict[str, Any]:
 
 
 def render(state: LineState, runtime: Runtime[Crew]) -> Command[Literal["editor", "rewrite"]]:
-    """Render every shot. A shot refused by moderation goes back to continuity, by name, for one
+    """Render every shot (best of N when the policy asks), check every take, retry a shot whose best
+    take fails QC with a corrected prompt while the approved budget allows, then flag what still
+    fails for a person. A shot refused by moderation goes back to continuity, by name, for one
     rewrite; any other failure stops the run, naming each shot (finished takes stay stored)."""
     writer = get_stream_writer()
 
     def relay(event: RenderEvent) -> None:
         writer({"stage": "render", "status": event.stage, "shot_id": event.shot_id, "message": event.message})
 
-    order = state["order"]
+    crew, order = runtime.context, state["order"]
     # never past what was approved: the budget if one was set, else the estimate the person accepted
     cap = order["budget_usd"] or state.get("estimate_usd", 0.0)
-    images, jobs = _plan(state, runtime.context, make=True)
-    renderer = _renderer(state, runtime.context, jobs, relay, budget_usd=max(cap - images.spent_usd, 0.0))
+    images, base_jobs = _plan(state, crew, make=True)
+    policy = _policy(crew)
+    jobs = with_variants(base_jobs, policy.takes_per_shot)
+    renderer = _renderer(state, crew, jobs, relay, budget_usd=max(cap - images.spent_usd, 0.0))
     if images.spent_usd:  # reference sheets and keyframes are money spent too
         renderer.ledger.record(
-            project_id=state["project_id"], shot_id="*", render_key="", model=runtime.context.image_model().card.name,
+            project_id=state["project_id"], shot_id="*", render_key="", model=crew.image_model().card.name,
             cost_usd=images.spent_usd, note="reference images",
         )  # fmt: skip
     _emit("render", "running", total=len(jobs))
     outcome = asyncio.run(renderer.run(jobs))
-    refused = {f.shot_id: f.message for f in outcome.failures if f.reason == "refused"}
+    refused = {base_shot(f.shot_id): f.message for f in outcome.failures if f.reason == "refused"}
     others = [f for f in outcome.failures if f.reason != "refused"]
     if others or (refused and state.get("rewrites", 0) >= MAX_REWRITES):
         details = "; ".join(f"shot {f.shot_id}: {f.message}" for f in outcome.failures)
         raise RenderError(
-            f"{len(outcome.failures)} of {len(jobs)} shots failed ({details}); "
+            f"{len(outcome.failures)} of {len(jobs)} takes failed ({details}); "
             f"{len(outcome.takes)} finished takes are kept and will not be rendered again"
         )
     if refused:
@@ -220,20 +224,79 @@ def render(state: LineState, runtime: Runtime[Crew]) -> Command[Literal["editor"
             shots=sorted(refused),
         )
         return Command(goto="rewrite", update={"refused": refused})
-    takes = outcome.takes
-    rendered = sum(1 for t in takes.values() if not t.cache_hit)
-    _emit("render", "finished", message=f"{rendered} rendered, {len(takes) - rendered} from cache")
-    used = {job.shot_id: _used_request(job, takes[job.shot_id]) for job in jobs}
-    verdicts = asyncio.run(_check_takes(state, takes, used))
-    failing = sorted(sid for sid, v in verdicts.items() if not v.passed)
-    _emit(
-        "qc", "done", message=f"{len(verdicts) - len(failing)} of {len(verdicts)} takes pass", flagged=failing
-    )
-    references = {
-        sid: [*r.references, *([r.first_frame] if r.first_frame else [])] for sid, r in used.items()
-    }
+    rendered = sum(1 for t in outcome.takes.values() if not t.cache_hit)
+    _emit("render", "finished", message=f"{rendered} rendered, {len(outcome.takes) - rendered} from cache")
+
+    by_id = {job.shot_id: job for job in jobs}
+    used = {jid: _used_request(by_id[jid], take) for jid, take in outcome.takes.items()}
+    takes, verdicts = dict(outcome.takes), asyncio.run(_check_takes(state, outcome.takes, used))
+    spent = images.spent_usd + sum(t.cost_usd for t in outcome.takes.values() if not t.cache_hit)
+    for round_ in range(1, policy.qc_retries + 1):
+        failing = {sid: pick for sid, pick in _best(verdicts).items() if not pick.verdict.passed}
+        if not failing:
+            break
+        retry = [
+            retry_job(by_id[sid], continuity.correct_prompt(
+                used[pick.job_id].prompt, _shot(state, sid), state["breakdown"], pick.verdict.reasons), round_)
+            for sid, pick in failing.items()
+        ]  # fmt: skip
+        _emit(
+            "qc",
+            "retry",
+            message=f"retrying {len(retry)} shots with corrected prompts",
+            shots=sorted(failing),
+        )
+        again = asyncio.run(_renderer(state, crew, retry, relay, budget_usd=max(cap - spent, 0.0)).run(retry))
+        spent += sum(t.cost_usd for t in again.takes.values() if not t.cache_hit)
+        by_id.update({job.shot_id: job for job in retry})
+        used.update({jid: _used_request(by_id[jid], take) for jid, take in again.takes.items()})
+        takes.update(again.takes)
+        verdicts.update(asyncio.run(_check_takes(state, again.takes, used)))
+    best = _best(verdicts)
+    flagged = sorted(sid for sid, pick in best.items() if not pick.verdict.passed)
+    _emit("qc", "done", message=f"{len(best) - len(flagged)} of {len(best)} takes pass", flagged=flagged)
     return Command(
-        goto="editor", update={"takes": takes, "refused": {}, "verdicts": verdicts, "references": references}
+        goto="editor",
+        update={
+            "takes": {sid: takes[p.job_id].model_copy(update={"shot_id": sid}) for sid, p in best.items()},
+            "verdicts": {sid: p.verdict for sid, p in best.items()},
+            "references": {sid: _sent(used[p.job_id]) for sid, p in best.items()},
+            "refused": {},
+        },
+    )
+
+
+@dataclass(frozen=True)
+class _Pick:
+    job_id: str
+    verdict: TakeVerdict
+
+
+def _best(verdicts: dict[str, TakeVerdict]) -> dict[str, _Pick]:
+    """Per shot, the best of its takes (variants and retries); flagged when none passed."""
+    groups: dict[str, list[tuple[str, TakeVerdict]]] = {}
+    for jid, verdict in verdicts.items():
+        groups.setdefault(base_shot(jid), []).append((jid, verdict))
+    picks = {}
+    for sid, items in groups.items():
+        chosen = best_take([v for _, v in items])
+        jid = next(j for j, v in items if v.take == chosen.take)
+        picks[sid] = _Pick(job_id=jid, verdict=chosen.model_copy(update={"shot_id": sid}))
+    return picks
+
+
+def _sent(request: RenderRequest) -> list[MediaRef]:
+    return [*request.references, *([request.first_frame] if request.first_frame else [])]
+
+
+def _shot(state: LineState, job_id: str) -> Shot:
+    return next(s for s in state["storyboard"].shots if s.id == base_shot(job_id))
+
+
+def _policy(crew: Crew) -> RenderPolicy:
+    settings = crew.settings
+    return crew.render_policy or RenderPolicy(
+        poll_s=settings.poll_s, takes_per_shot=settings.takes_per_shot, qc_retries=settings.qc_retries
     )
 
 
@@ -246,16 +309,16 @@ async def _check_takes(
     state: LineState, takes: dict[str, Take], used: dict[str, RenderRequest]
 ) -> dict[str, TakeVerdict]:
     """Every take is checked before it enters the cut: technically, and against the references it
-    was made with. A take that fails is flagged in the report and on the continuity page."""
+    was made with. Keys are job ids: a shot's variants and retries each have their own."""
     breakdown = state["breakdown"]
     verdicts = {}
-    for shot in state["storyboard"].shots:
-        request = used[shot.id]
-        verdicts[shot.id] = await check_take(
-            Path(takes[shot.id].path),
+    for jid, take in takes.items():
+        shot, request = _shot(state, jid), used[jid]
+        verdicts[jid] = await check_take(
+            Path(take.path),
             shot=shot,
             request=request,
-            references=[*request.references, *([request.first_frame] if request.first_frame else [])],
+            references=_sent(request),
             judge=None,
             threshold=QC_THRESHOLD.get(shot.framing, QC_PASS),
             characters=[breakdown.character(c) for c in shot.characters],

@@ -72,6 +72,11 @@ class RenderPolicy:
     concurrency: int = 2
     """Jobs at once per provider, unless `per_provider` says otherwise."""
     per_provider: dict[str, int] = field(default_factory=dict)
+    takes_per_shot: int = 1
+    """Best of N: takes rendered per shot (differing by seed); QC keeps the best."""
+    qc_retries: int = 0
+    """Rounds in which a shot whose best take fails QC is rendered again with a corrected prompt,
+    within the approved budget; after them it is flagged for a person."""
 
 
 class RenderEvent(BaseModel):

@@ -162,3 +162,38 @@ def shot_jobs(
 def make_images(*args, **kwargs) -> ShotImages:
     """`shot_images` from synchronous code (graph nodes run in worker threads with no event loop)."""
     return asyncio.run(shot_images(*args, **kwargs))
+
+
+VARIANT = "~"  # "004~2": the third take of shot 004
+RETRY = "^"  # "004^1": shot 004 again, with a corrected prompt
+
+
+def base_shot(job_id: str) -> str:
+    return job_id.split(VARIANT, 1)[0].split(RETRY, 1)[0]
+
+
+def with_variants(jobs: list[ShotJob], takes_per_shot: int) -> list[ShotJob]:
+    """Best-of-N: N takes per shot, differing only by seed, so each is its own paid render."""
+    out = list(jobs)
+    for k in range(1, max(1, takes_per_shot)):
+        for job in jobs:
+            vid = f"{job.shot_id}{VARIANT}{k}"
+            out.append(
+                ShotJob(
+                    shot_id=vid,
+                    candidates=[
+                        c.model_copy(update={"shot_id": vid, "seed": (c.seed or 0) + k})
+                        for c in job.candidates
+                    ],
+                )
+            )
+    return out
+
+
+def retry_job(job: ShotJob, prompt: str, round_: int) -> ShotJob:
+    """The same shot again with a corrected prompt (a new render key, so it is really rendered)."""
+    rid = f"{job.shot_id}{RETRY}{round_}"
+    return ShotJob(
+        shot_id=rid,
+        candidates=[c.model_copy(update={"shot_id": rid, "prompt": prompt}) for c in job.candidates],
+    )
