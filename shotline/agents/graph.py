@@ -168,20 +168,34 @@ def _renderer(
 
 
 def approve(state: LineState, runtime: Runtime[Crew]) -> dict[str, Any]:
-    """Nothing is spent without approval: a paid render stops here until a person says yes."""
-    order = state["order"]
-    images, jobs = _plan(state, runtime.context, make=False)
-    estimate = round(_renderer(state, runtime.context, jobs).estimate_usd(jobs) + images.unpaid_usd, 4)
+    """Nothing is spent without approval: a paid render stops here until a person says yes. The
+    estimate covers every take asked for (best of N) and the images; QC retries get an allowance on
+    top, shown apart, so the person approves the most the run may spend."""
+    order, crew = state["order"], runtime.context
+    images, base_jobs = _plan(state, crew, make=False)
+    policy = _policy(crew)
+    jobs = with_variants(base_jobs, policy.takes_per_shot)
+    renderer = _renderer(state, crew, jobs)
+    estimate = round(renderer.estimate_usd(jobs) + images.unpaid_usd, 4)
+    allowance = round(policy.qc_retries * renderer.estimate_usd(base_jobs), 4)
     if estimate > 0 and order["budget_usd"] and estimate > order["budget_usd"]:
         raise BudgetExceeded(
             f"the render is estimated at ${estimate:.2f}, over the ${order['budget_usd']:.2f} budget; "
             "raise --budget or render fewer shots"
         )
     if estimate > 0 and not order["approved"]:
-        answer = interrupt({"estimate_usd": estimate, "shots": len(jobs), "provider": order["provider"]})
+        answer = interrupt(
+            {
+                "estimate_usd": estimate,
+                "retry_allowance_usd": allowance,
+                "shots": len(base_jobs),
+                "takes": len(jobs),
+                "provider": order["provider"],
+            }
+        )
         if not answer:
             raise BudgetExceeded("render declined: nothing was spent")
-    return {"estimate_usd": estimate}
+    return {"estimate_usd": estimate, "approved_usd": round(estimate + allowance, 4)}
 
 
 def render(state: LineState, runtime: Runtime[Crew]) -> Command[Literal["editor", "rewrite"]]:
@@ -196,7 +210,7 @@ def render(state: LineState, runtime: Runtime[Crew]) -> Command[Literal["editor"
 
     crew, order = runtime.context, state["order"]
     # never past what was approved: the budget if one was set, else the estimate the person accepted
-    cap = order["budget_usd"] or state.get("estimate_usd", 0.0)
+    cap = order["budget_usd"] or state.get("approved_usd", 0.0)
     images, base_jobs = _plan(state, crew, make=True)
     policy = _policy(crew)
     jobs = with_variants(base_jobs, policy.takes_per_shot)

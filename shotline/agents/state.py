@@ -36,5 +36,6 @@ class LineState(TypedDict, total=False):
     references: dict[str, list[MediaRef]]  # render: the images each shot's take was made with
     refused: dict[str, str]  # render: shot id -> the provider's moderation reason
     rewrites: int  # continuity: rounds of softening refused prompts in this order
-    estimate_usd: float  # render
+    estimate_usd: float  # approve: what the takes and images asked for will cost
+    approved_usd: float  # approve: the most this order may spend (estimate plus the QC retry allowance)
     cut: Cut  # editor
