@@ -138,7 +138,10 @@ def _plan(state: LineState, crew: Crew, *, make: bool) -> tuple[ShotImages, list
     """The images each routed model will be sent, and one job per shot."""
     provider, board, breakdown = state["order"]["provider"], state["storyboard"], state["breakdown"]
     cards = crew.cards(provider)
-    images = make_images(breakdown, board, provider, cards, crew.routing, _assets(crew), make=make)
+    uploads = Path(state["order"]["refs_dir"]) if state["order"].get("refs_dir") else None
+    images = make_images(
+        breakdown, board, provider, cards, crew.routing, _assets(crew), make=make, uploads=uploads
+    )
     return images, shot_jobs(breakdown, board, provider, cards, crew.routing, images)
 
 

@@ -22,6 +22,7 @@ class Order(TypedDict):
     out_dir: str
     budget_usd: float
     approved: bool
+    refs_dir: str | None  # a person's own reference images: <NAME>.<view>.png
 
 
 class LineState(TypedDict, total=False):

@@ -152,8 +152,48 @@ class ImageAssets:
         return self._remember(request, MediaRef(kind="image", sha256=sha, path=str(path), name=name), part)
 
 
-async def character_views(character: Character, style: str, assets: ImageAssets) -> dict[str, MediaRef]:
-    """Face, front, side and back views of a character, agreeing with each other."""
+UPLOAD_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+
+
+def uploaded_views(folder: Path | None, character: Character) -> dict[str, MediaRef]:
+    """Views a person supplied: `<folder>/<NAME or id>.<view>.png` (e.g. `MEI.front.png`) replaces
+    that view; a missing folder or file simply means none."""
+    if folder is None or not folder.is_dir():
+        return {}
+    found = {}
+    for view in VIEWS:
+        for stem in (character.name, character.id):
+            path = next(
+                (
+                    folder / f"{stem}.{view}{ext}"
+                    for ext in UPLOAD_SUFFIXES
+                    if (folder / f"{stem}.{view}{ext}").is_file()
+                ),
+                None,
+            )
+            if path is not None:
+                data = path.read_bytes()
+                mime = (
+                    "image/jpeg"
+                    if path.suffix.lower() in {".jpg", ".jpeg"}
+                    else f"image/{path.suffix.lower()[1:]}"
+                )
+                found[view] = MediaRef(
+                    sha256=hashlib.sha256(data).hexdigest(),
+                    path=str(path),
+                    name=f"{character.name}, {view} view",
+                    mime=mime,
+                )
+                break
+    return found
+
+
+async def character_views(
+    character: Character, style: str, assets: ImageAssets, uploads: dict[str, MediaRef] | None = None
+) -> dict[str, MediaRef]:
+    """Face, front, side and back views of a character, agreeing with each other. An uploaded view
+    replaces the made one; with a hosted image model an uploaded front is what the others are drawn from."""
+    uploads = uploads or {}
     if assets.model.card.local:
         from shotline.tools.image.local import panel_boxes
 
@@ -161,13 +201,16 @@ async def character_views(character: Character, style: str, assets: ImageAssets)
         sheet = await assets.get(request, name=f"{character.name}, turnaround sheet")
         boxes = panel_boxes(*SHEET_SIZE)
         return {
-            view: assets.crop(request, sheet, view, box, f"{character.name}, {view} view")
+            view: uploads.get(view)
+            or assets.crop(request, sheet, view, box, f"{character.name}, {view} view")
             for view, box in zip(VIEWS, boxes, strict=True)
         }
-    front = await assets.get(view_request(character, "front", style), name=f"{character.name}, front view")
+    front = uploads.get("front") or await assets.get(
+        view_request(character, "front", style), name=f"{character.name}, front view"
+    )
     views = {"front": front}
     for view in ("face", "side", "back"):
-        views[view] = await assets.get(
+        views[view] = uploads.get(view) or await assets.get(
             view_request(character, view, style, front), name=f"{character.name}, {view} view"
         )
     return views

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from shotline.memory.models import RESOLUTIONS, Breakdown, Shot, Storyboard
 from shotline.tools.references import (
@@ -21,6 +22,7 @@ from shotline.tools.references import (
     keyframe_request,
     plate_request,
     select_references,
+    uploaded_views,
     view_request,
 )
 from shotline.tools.render import ShotJob
@@ -72,6 +74,7 @@ async def shot_images(
     assets: ImageAssets,
     *,
     make: bool,
+    uploads: Path | None = None,
 ) -> ShotImages:
     """The character views, set plates and keyframes the routed models will use. `make=False`
     makes only free ones and prices the rest. The offline renderer makes no keyframes."""
@@ -82,16 +85,17 @@ async def shot_images(
     make = make or assets.model.card.usd_per_image == 0  # free images need no approval
     unpaid = 0
     for character in breakdown.characters:
+        mine = uploaded_views(uploads, character)
         if make:
-            images.views[character.id] = await character_views(character, breakdown.style, assets)
+            images.views[character.id] = await character_views(character, breakdown.style, assets, mine)
         else:
-            front = assets.cached(view_request(character, "front", breakdown.style))
+            front = mine.get("front") or assets.cached(view_request(character, "front", breakdown.style))
             if front is None:
-                unpaid += len(VIEWS)
+                unpaid += len(VIEWS) - len(mine)
                 continue
             views = {"front": front}
             for view in VIEWS[:1] + VIEWS[2:]:
-                found = assets.cached(view_request(character, view, breakdown.style, front))
+                found = mine.get(view) or assets.cached(view_request(character, view, breakdown.style, front))
                 if found is None:
                     unpaid += 1
                 else:

@@ -87,6 +87,7 @@ def _run(
     yes: bool,
     project_id: str | None = None,
     policy: str = "cheapest",
+    refs: Path | None = None,
 ) -> None:
     from shotline.ui.session import make_film
 
@@ -111,6 +112,7 @@ def _run(
                 approved=yes,
                 project_id=project_id,
                 policy=policy,  # type: ignore[arg-type]
+                refs_dir=refs,
                 on_event=LineProgress(progress),
                 ask_approval=lambda req: _ask(progress, req),
             )
@@ -176,6 +178,10 @@ def make(
     policy: Annotated[
         str, typer.Option("--policy", help="how to pick a model per shot: cheapest, fastest or best")
     ] = "cheapest",
+    refs: Annotated[
+        Path | None,
+        typer.Option("--refs", help="your own reference images, named <NAME>.<face|front|side|back>.png"),
+    ] = None,
 ) -> None:
     """Make a film from a screenplay or a brief."""
     if policy not in {"cheapest", "fastest", "best"}:
@@ -183,7 +189,7 @@ def make(
         raise typer.Exit(2)
     _run(
         input, out or Path("out") / input.stem, ratio=_check_ratio(ratio), provider=provider, budget=budget,
-        yes=yes, policy=policy,
+        yes=yes, policy=policy, refs=refs,
     )  # fmt: skip
 
 

@@ -43,6 +43,7 @@ def make_film(
     project_id: str | None = None,
     crew: Crew | None = None,
     policy: RoutingOrder = "cheapest",
+    refs_dir: Path | None = None,
     on_event: Callable[[Event], None] = lambda e: None,
     ask_approval: Callable[[dict[str, Any]], bool] = lambda request: False,
 ) -> LineState:
@@ -62,6 +63,7 @@ def make_film(
         out_dir=str(out_dir),
         budget_usd=settings.budget_usd if budget_usd is None else budget_usd,
         approved=approved,
+        refs_dir=str(refs_dir.resolve()) if refs_dir else None,
     )
     pid = project_id or project_id_for(source)
     config = {"configurable": {"thread_id": pid}}

@@ -18,6 +18,7 @@ from shotline.tools.references import (
     attach,
     character_views,
     select_references,
+    uploaded_views,
     views_wanted,
 )
 from shotline.tools.render_plan import make_images, shot_jobs
@@ -134,3 +135,24 @@ def test_paid_images_are_priced_before_approval_and_made_after(tmp_path: Path):
     assets_again = ImageAssets(tmp_path / "assets", PaidImages())
     again = make_images(breakdown, board, "kling", (i2v,), RoutingPolicy(), assets_again, make=False)
     assert again.unpaid_usd == 0 and again.keyframes == after.keyframes  # nothing made or paid twice
+
+
+def test_an_uploaded_image_replaces_its_view(tmp_path: Path):
+    breakdown, board = _line()
+    uploads = tmp_path / "refs"
+    uploads.mkdir()
+    Image.new("RGB", (300, 400), (200, 30, 30)).save(uploads / "ANA.back.png")
+    (uploads / "notes.txt").write_text("not an image", "utf-8")
+    ana = breakdown.character("ana")
+    mine = uploaded_views(uploads, ana)
+    assert list(mine) == ["back"] and mine["back"].name == "ANA, back view"
+    views = asyncio.run(
+        character_views(ana, breakdown.style, ImageAssets(tmp_path / "assets", LocalSheets()), mine)
+    )
+    assert views["back"] == mine["back"] and views["front"].path != str(uploads / "ANA.back.png")
+    images = make_images(
+        breakdown, board, "paid", (ModelCard(name="paid", display_name="x", durations_s=(2, 10), reference_images=3),),
+        RoutingPolicy(), ImageAssets(tmp_path / "assets", LocalSheets()), make=True, uploads=uploads,
+    )  # fmt: skip
+    assert images.views["ana"]["back"].sha256 == mine["back"].sha256
+    assert uploaded_views(tmp_path / "missing", ana) == {}
