@@ -27,6 +27,7 @@ from shotline.memory.models import Shot, Take
 from shotline.memory.store import Ledger, TakeStore
 from shotline.tools.image import get_image_model
 from shotline.tools.image.base import ImageModel
+from shotline.tools.judge import Judge
 from shotline.tools.qc import TakeVerdict, best_take, check_take
 from shotline.tools.references import ImageAssets
 from shotline.tools.render import Renderer, RenderEvent, RenderPolicy, ShotJob, model_key
@@ -49,6 +50,7 @@ class Crew:
     models: dict[str, VideoModel] = field(default_factory=dict)
     routing: RoutingPolicy = field(default_factory=RoutingPolicy)
     render_policy: RenderPolicy | None = None  # None: the defaults, with the settings' poll interval
+    judge: Judge | None = None  # a vision-language model that looks at every take (None: local checks only)
     _image: ImageModel | None = None
 
     def model(self, name: str, model_id: str | None = None) -> VideoModel:
@@ -246,7 +248,7 @@ def render(state: LineState, runtime: Runtime[Crew]) -> Command[Literal["editor"
 
     by_id = {job.shot_id: job for job in jobs}
     used = {jid: _used_request(by_id[jid], take) for jid, take in outcome.takes.items()}
-    takes, verdicts = dict(outcome.takes), asyncio.run(_check_takes(state, outcome.takes, used))
+    takes, verdicts = dict(outcome.takes), asyncio.run(_check_takes(state, outcome.takes, used, crew.judge))
     spent = images.spent_usd + sum(t.cost_usd for t in outcome.takes.values() if not t.cache_hit)
     for round_ in range(1, policy.qc_retries + 1):
         failing = {sid: pick for sid, pick in _best(verdicts).items() if not pick.verdict.passed}
@@ -268,7 +270,7 @@ def render(state: LineState, runtime: Runtime[Crew]) -> Command[Literal["editor"
         by_id.update({job.shot_id: job for job in retry})
         used.update({jid: _used_request(by_id[jid], take) for jid, take in again.takes.items()})
         takes.update(again.takes)
-        verdicts.update(asyncio.run(_check_takes(state, again.takes, used)))
+        verdicts.update(asyncio.run(_check_takes(state, again.takes, used, crew.judge)))
     best = _best(verdicts)
     flagged = sorted(sid for sid, pick in best.items() if not pick.verdict.passed)
     _emit("qc", "done", message=f"{len(best) - len(flagged)} of {len(best)} takes pass", flagged=flagged)
@@ -323,7 +325,7 @@ def _used_request(job: ShotJob, take: Take) -> RenderRequest:
 
 
 async def _check_takes(
-    state: LineState, takes: dict[str, Take], used: dict[str, RenderRequest]
+    state: LineState, takes: dict[str, Take], used: dict[str, RenderRequest], judge: Judge | None = None
 ) -> dict[str, TakeVerdict]:
     """Every take is checked before it enters the cut: technically, and against the references it
     was made with. Keys are job ids: a shot's variants and retries each have their own."""
@@ -336,7 +338,7 @@ async def _check_takes(
             shot=shot,
             request=request,
             references=_sent(request),
-            judge=None,
+            judge=judge,
             threshold=QC_THRESHOLD.get(shot.framing, QC_PASS),
             characters=[breakdown.character(c) for c in shot.characters],
             location=breakdown.location(shot.location),

@@ -122,3 +122,41 @@ def test_the_approval_shows_every_take_and_the_retry_allowance(tmp_path: Path):
     [request] = asked
     assert request["takes"] == 2 * request["shots"]
     assert request["retry_allowance_usd"] == round(request["estimate_usd"] / 2, 4)  # one more take per shot
+
+
+def test_a_vision_judge_can_sink_a_take_that_only_looks_right_in_colour(tmp_path: Path):
+    from shotline.tools.judge import Judge
+    from tests.unit.test_qc import verdict_call, vision
+
+    shots = len(
+        plan_shots(screenwriter.break_down_script((FIXTURES / "short.fountain").read_text("utf-8"))).shots
+    )
+    answers = [
+        verdict_call(identity_ok=False, set_ok=True, score=0.2, reasons=["the face is not ANA's"])
+    ] * shots
+    model = Painter(good=lambda r: True)
+    settings = Settings(home=tmp_path / "home")
+    crew = Crew(
+        settings=settings,
+        models={"paid": model},
+        render_policy=RenderPolicy(**FAST),
+        judge=Judge(vision(*answers)),
+    )
+    make_film(
+        FIXTURES / "short.fountain",
+        out_dir=tmp_path / "out",
+        settings=settings,
+        provider="paid",
+        crew=crew,
+        approved=True,
+    )
+    report = json.loads((tmp_path / "out" / "report.json").read_text("utf-8"))
+    with_cast = [
+        s.id
+        for s in plan_shots(
+            screenwriter.break_down_script((FIXTURES / "short.fountain").read_text("utf-8"))
+        ).shots
+        if s.characters
+    ]
+    assert set(with_cast) <= set(report["totals"]["qc_failed"])  # right colours, wrong face: not accepted
+    assert all(any("the face is not ANA's" in r for r in s["qc"]["reasons"]) for s in report["shots"])
