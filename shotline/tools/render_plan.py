@@ -13,7 +13,7 @@ import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shotline.memory.models import RESOLUTIONS, Breakdown, Shot, Storyboard
+from shotline.memory.models import RESOLUTIONS, Breakdown, Character, Shot, Storyboard
 from shotline.tools.references import (
     VIEWS,
     ImageAssets,
@@ -39,8 +39,36 @@ class ShotImages:
     unpaid_usd: float = 0.0  # images still to make, and what they will cost
     spent_usd: float = 0.0  # images made now, and what they cost
 
+    def dressed(self, shot: Shot, breakdown: Breakdown) -> dict[str, dict[str, MediaRef]]:
+        """Each character's views as dressed in the shot's scene (a costume variant has its own)."""
+        out = {}
+        for cid in shot.characters:
+            costume = breakdown.character(cid).costume_in(shot.scene)
+            key = f"{cid}@{costume.name}" if costume else cid
+            if key in self.views:
+                out[cid] = self.views[key]
+        return out
+
     def plate(self, shot: Shot, breakdown: Breakdown) -> MediaRef | None:
         return self.plates.get(_plate_key(shot, breakdown))
+
+
+def _wardrobe(breakdown: Breakdown) -> list[tuple[str, Character]]:
+    """Every look to draw: each character as described, and once more per costume variant, keeping
+    the fixed traits (age, face, build, marks) and changing only the clothes."""
+    looks = []
+    for c in breakdown.characters:
+        looks.append((c.id, c))
+        traits = ", ".join(c.fixed_traits().values())
+        for costume in c.costumes:
+            dressed = c.model_copy(
+                update={
+                    "description": f"{c.name}{f' ({traits})' if traits else ''}, wearing {costume.description}",
+                    "color": costume.color or c.color,
+                }
+            )
+            looks.append((f"{c.id}@{costume.name}", dressed))
+    return looks
 
 
 def _plate_key(shot: Shot, breakdown: Breakdown) -> str:
@@ -84,10 +112,10 @@ async def shot_images(
         return images
     make = make or assets.model.card.usd_per_image == 0  # free images need no approval
     unpaid = 0
-    for character in breakdown.characters:
-        mine = uploaded_views(uploads, character)
+    for key, character in _wardrobe(breakdown):
+        mine = uploaded_views(uploads, character) if key == character.id else {}
         if make:
-            images.views[character.id] = await character_views(character, breakdown.style, assets, mine)
+            images.views[key] = await character_views(character, breakdown.style, assets, mine)
         else:
             front = mine.get("front") or assets.cached(view_request(character, "front", breakdown.style))
             if front is None:
@@ -100,7 +128,7 @@ async def shot_images(
                     unpaid += 1
                 else:
                     views[view] = found
-            images.views[character.id] = views
+            images.views[key] = views
     counted: set[str] = set()
     for shot in board.shots:
         key = _plate_key(shot, breakdown)
@@ -122,7 +150,9 @@ async def shot_images(
         for shot in board.shots:
             if not any(_wants_keyframe(c) for c in chosen[shot.id]):
                 continue
-            refs = select_references(shot, images.views, images.plate(shot, breakdown), slots)
+            refs = select_references(
+                shot, images.dressed(shot, breakdown), images.plate(shot, breakdown), slots
+            )
             request = keyframe_request(shot, refs, width, height)
             if make:
                 images.keyframes[shot.id] = await assets.get(
@@ -154,7 +184,7 @@ def shot_jobs(
             attach(
                 build_request(shot, breakdown, board, card.name, card.model_id or None),
                 card,
-                select_references(shot, images.views, plate, card.reference_images),
+                select_references(shot, images.dressed(shot, breakdown), plate, card.reference_images),
                 images.keyframes.get(shot_id),
             )
             for card in chosen

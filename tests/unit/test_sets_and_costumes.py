@@ -271,3 +271,26 @@ def test_a_planned_costume_change_is_not_a_conflict(script):
     )
     found = continuity.check(board.model_copy(update={"shots": [wrong]}), breakdown)
     assert [(c.subject, c.shot_value) for c in found] == [(mei.name, "green raincoat")]
+
+
+def test_a_costume_scene_sends_the_views_of_that_costume(tmp_path):
+    """References follow the wardrobe: the raincoat scene shows Mei in her raincoat, same face."""
+    from shotline.tools.image.local import LocalSheets
+    from shotline.tools.references import ImageAssets
+    from shotline.tools.render_plan import make_images
+    from shotline.tools.routing import RoutingPolicy
+    from shotline.tools.video.base import ModelCard
+
+    breakdown, board = _line(NOODLE_BAR)
+    card = ModelCard(name="paid", display_name="x", durations_s=(2, 10), reference_images=4)
+    images = make_images(
+        breakdown, board, "paid", (card,), RoutingPolicy(), ImageAssets(tmp_path, LocalSheets()), make=True
+    )
+    mei = breakdown.character("mei")
+    rain = next(s for s in board.shots if mei.costume_in(s.scene) and "mei" in s.characters)
+    bar = next(s for s in board.shots if not mei.costume_in(s.scene) and "mei" in s.characters)
+    assert (
+        images.dressed(rain, breakdown)["mei"]["front"].sha256
+        != images.dressed(bar, breakdown)["mei"]["front"].sha256
+    )
+    assert any(key.startswith("mei@") for key in images.views)
