@@ -45,7 +45,7 @@ def write_json(path: Path, obj: object) -> Path:
 def _connect(path: Path) -> sqlite3.Connection:
     """WAL with NORMAL sync: every commit survives a killed process (what resume needs) without an
     fsync per write; only a power cut can lose the last instant."""
-    db = sqlite3.connect(path, timeout=30)
+    db = sqlite3.connect(path, timeout=30, check_same_thread=False)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
     return db
@@ -92,6 +92,7 @@ class Ledger:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self._db: sqlite3.Connection | None = None
         with self._connect() as db:
             db.execute(
                 "CREATE TABLE IF NOT EXISTS charges (ts REAL, project_id TEXT, shot_id TEXT, "
@@ -99,7 +100,11 @@ class Ledger:
             )
 
     def _connect(self) -> sqlite3.Connection:
-        return _connect(self.path)
+        """One connection per book, kept open: a commit per write, no reconnect (the runner writes
+        from its event loop, so every millisecond here is a millisecond no job is polled)."""
+        if self._db is None:
+            self._db = _connect(self.path)
+        return self._db
 
     def record(
         self, *, project_id: str, shot_id: str, render_key: str, model: str, cost_usd: float, note: str = ""
@@ -143,6 +148,7 @@ class JobBook:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self._db: sqlite3.Connection | None = None
         with self._connect() as db:
             db.execute(
                 "CREATE TABLE IF NOT EXISTS jobs (render_key TEXT, project_id TEXT, shot_id TEXT, provider TEXT, "
@@ -151,7 +157,11 @@ class JobBook:
             db.execute("CREATE INDEX IF NOT EXISTS jobs_key ON jobs (render_key, state)")
 
     def _connect(self) -> sqlite3.Connection:
-        return _connect(self.path)
+        """One connection per book, kept open: a commit per write, no reconnect (the runner writes
+        from its event loop, so every millisecond here is a millisecond no job is polled)."""
+        if self._db is None:
+            self._db = _connect(self.path)
+        return self._db
 
     def open(self, job: Job) -> None:
         with self._connect() as db:
