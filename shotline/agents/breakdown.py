@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 from shotline.errors import ScriptError
 from shotline.memory.models import (
@@ -325,9 +326,17 @@ def _position_x(landmark: Landmark) -> float:
 
 
 def _mention_at(sentence: str, name: str) -> list[int]:
+    """Where `name` is named in `sentence` (whole words, any case; CJK by substring)."""
+    if name.lower() not in sentence.lower():  # the common case, and cheap: a long script asks this a lot
+        return []
+    return [m.start() for m in _name_pattern(name).finditer(sentence)]
+
+
+@lru_cache(maxsize=4096)
+def _name_pattern(name: str) -> re.Pattern[str]:
     if has_cjk(name):
-        return [m.start() for m in re.finditer(re.escape(name), sentence)]
-    return [m.start() for m in re.finditer(rf"(?<!\w){re.escape(name)}(?!\w)", sentence, re.IGNORECASE)]
+        return re.compile(re.escape(name))
+    return re.compile(rf"(?<!\w){re.escape(name)}(?!\w)", re.IGNORECASE)
 
 
 def _who_before(sentence: str, pos: int, cast: list[Character]) -> str | None:
