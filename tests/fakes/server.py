@@ -128,3 +128,16 @@ class FakeServer:
 def serve(handler: Handler) -> Iterator[FakeServer]:
     with FakeServer(handler) as server:
         yield server
+
+
+def run_scenario(model: Any, scenario: Callable[[Any], Any]) -> Any:
+    """Run one wrapper scenario on a fresh event loop, closing the wrapper's client afterwards."""
+    import asyncio
+
+    async def main() -> Any:
+        try:
+            return await scenario(model)
+        finally:
+            await model.aclose()
+
+    return asyncio.run(main())

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -34,6 +33,7 @@ from shotline.tools.video.comfyui import (
 )
 from tests.fakes.comfyui import VALIDATION_ERROR, ComfyFake, parse_multipart
 from tests.fakes.server import FakeServer, Reply
+from tests.fakes.server import run_scenario as run
 
 T = TypeVar("T")
 TEMPLATE = json.loads((WORKFLOWS / "wan22_ti2v_5b.json").read_text())
@@ -77,16 +77,6 @@ def server(_server: FakeServer, fake: ComfyFake) -> FakeServer:
     _server.handler = fake
     _server.requests.clear()
     return _server
-
-
-def run(model: ComfyUI, scenario: Callable[[ComfyUI], Awaitable[T]]) -> T:
-    async def main() -> T:
-        try:
-            return await scenario(model)
-        finally:
-            await model.aclose()
-
-    return asyncio.run(main())
 
 
 def comfy(server: FakeServer, **kw: Any) -> ComfyUI:

@@ -3,10 +3,8 @@ of the documented API (research §6)."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import time
-from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,6 +24,7 @@ from shotline.tools.video.base import MediaRef, RenderRequest
 from shotline.tools.video.hailuo import Hailuo
 from tests.fakes.hailuo import HailuoFake, v1_error, v2_error
 from tests.fakes.server import FakeServer, Handler, Reply
+from tests.fakes.server import run_scenario as run
 
 KEY = "mmx-TEST-key-7d2a90"
 V1 = "MiniMax-Hailuo-2.3"
@@ -62,32 +61,12 @@ def fake() -> HailuoFake:
     return HailuoFake(KEY)
 
 
-@pytest.fixture(scope="module")
-def shared() -> Iterator[tuple[FakeServer, list[Handler]]]:
-    """One server for the module (stopping one costs its 0.5 s poll interval); each test plugs in its fake."""
-    slot: list[Handler] = []
-    with FakeServer(lambda rec: slot[0](rec)) as srv:
-        yield srv, slot
-
-
 @pytest.fixture
 def server(shared: tuple[FakeServer, list[Handler]], fake: HailuoFake) -> FakeServer:
     srv, slot = shared
     slot[:] = [fake]
     srv.requests.clear()
     return srv
-
-
-def run(model: Hailuo, scenario: Callable[[Hailuo], Awaitable[T]]) -> T:
-    """Run one scenario on a fresh event loop, closing the model's client afterwards."""
-
-    async def main() -> T:
-        try:
-            return await scenario(model)
-        finally:
-            await model.aclose()
-
-    return asyncio.run(main())
 
 
 def hailuo(server: FakeServer, **kw: Any) -> Hailuo:

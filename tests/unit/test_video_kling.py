@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import time
-from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,6 +23,7 @@ from shotline.tools.video.base import MediaRef, RenderRequest
 from shotline.tools.video.kling import JWT_TTL_S, Kling, kling_jwt
 from tests.fakes.kling import KlingFake, error, verify_jwt
 from tests.fakes.server import FakeServer, Handler, Reply
+from tests.fakes.server import run_scenario as run
 
 AK = "ak-TEST-access-4f1c"
 SK = "sk-TEST-secret-9b7e"
@@ -57,32 +56,12 @@ def fake() -> KlingFake:
     return KlingFake(AK, SK)
 
 
-@pytest.fixture(scope="module")
-def shared() -> Iterator[tuple[FakeServer, list[Handler]]]:
-    """One server for the module (stopping one costs its 0.5 s poll interval); each test plugs in its fake."""
-    slot: list[Handler] = []
-    with FakeServer(lambda rec: slot[0](rec)) as srv:
-        yield srv, slot
-
-
 @pytest.fixture
 def server(shared: tuple[FakeServer, list[Handler]], fake: KlingFake) -> FakeServer:
     srv, slot = shared
     slot[:] = [fake]
     srv.requests.clear()
     return srv
-
-
-def run(model: Kling, scenario: Callable[[Kling], Awaitable[T]]) -> T:
-    """Run one scenario on a fresh event loop, closing the model's client afterwards."""
-
-    async def main() -> T:
-        try:
-            return await scenario(model)
-        finally:
-            await model.aclose()
-
-    return asyncio.run(main())
 
 
 def kling(server: FakeServer, **kw: Any) -> Kling:

@@ -6,9 +6,8 @@ wrapper sends, how it reads each documented status and error, and the files it d
 
 from __future__ import annotations
 
-import asyncio
 import base64
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -38,6 +37,7 @@ from shotline.tools.video.seedance import (
 )
 from tests.fakes.seedance import API, TASKS, FakeArk, error_body
 from tests.fakes.server import FakeServer, Reply
+from tests.fakes.server import run_scenario as run
 
 KEY = "ark-4b1f0c2e-test-key-never-shown"
 T = TypeVar("T")
@@ -64,18 +64,6 @@ def media(kind: str = "image", name: str = "", url: str | None = None, **over: A
 
 def wrapper(server: FakeServer, **over: Any) -> Seedance:
     return Seedance(api_key=KEY, base_url=server.url + API, **over)
-
-
-def run(model: Seedance, action: Callable[[Seedance], Awaitable[T]]) -> T:
-    """Run one scenario on a fresh event loop and close the wrapper's client afterwards."""
-
-    async def main() -> T:
-        try:
-            return await action(model)
-        finally:
-            await model.aclose()
-
-    return asyncio.run(main())
 
 
 @pytest.fixture(scope="module")

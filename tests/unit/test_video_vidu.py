@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import time
-from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,6 +22,7 @@ from shotline.tools.ffmpeg import probe
 from shotline.tools.video.base import MediaRef, RenderRequest
 from shotline.tools.video.vidu import Vidu
 from tests.fakes.server import FakeServer, Handler, Reply
+from tests.fakes.server import run_scenario as run
 from tests.fakes.vidu import CREDITS, ViduFake, error
 
 KEY = "vda-TEST-key-51e0c2"
@@ -56,32 +55,12 @@ def fake() -> ViduFake:
     return ViduFake(KEY)
 
 
-@pytest.fixture(scope="module")
-def shared() -> Iterator[tuple[FakeServer, list[Handler]]]:
-    """One server for the module (stopping one costs its 0.5 s poll interval); each test plugs in its fake."""
-    slot: list[Handler] = []
-    with FakeServer(lambda rec: slot[0](rec)) as srv:
-        yield srv, slot
-
-
 @pytest.fixture
 def server(shared: tuple[FakeServer, list[Handler]], fake: ViduFake) -> FakeServer:
     srv, slot = shared
     slot[:] = [fake]
     srv.requests.clear()
     return srv
-
-
-def run(model: Vidu, scenario: Callable[[Vidu], Awaitable[T]]) -> T:
-    """Run one scenario on a fresh event loop, closing the model's client afterwards."""
-
-    async def main() -> T:
-        try:
-            return await scenario(model)
-        finally:
-            await model.aclose()
-
-    return asyncio.run(main())
 
 
 def vidu(server: FakeServer, **kw: Any) -> Vidu:

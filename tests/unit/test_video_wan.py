@@ -7,9 +7,8 @@ files it downloads.
 
 from __future__ import annotations
 
-import asyncio
 import base64
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,6 +28,7 @@ from shotline.tools.ffmpeg import probe
 from shotline.tools.video.base import MediaRef, RenderRequest, TaskStatus, VideoModel
 from shotline.tools.video.wan import CARDS, Wan
 from tests.fakes.server import FakeServer, Recorded, Reply
+from tests.fakes.server import run_scenario as run
 from tests.fakes.wan import API, KF2V, SYNTHESIS, TASKS, FakeDashScope, error_body
 
 KEY = "sk-dashscope-test-91c7e0-never-shown"
@@ -56,18 +56,6 @@ def media(kind: str = "image", name: str = "", url: str | None = None, **over: A
 
 def wrapper(server: FakeServer, **over: Any) -> Wan:
     return Wan(api_key=KEY, base_url=server.url + API, **over)
-
-
-def run(model: Wan, action: Callable[[Wan], Awaitable[T]]) -> T:
-    """Run one scenario on a fresh event loop and close the wrapper's client afterwards."""
-
-    async def main() -> T:
-        try:
-            return await action(model)
-        finally:
-            await model.aclose()
-
-    return asyncio.run(main())
 
 
 @pytest.fixture(scope="module")
