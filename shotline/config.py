@@ -51,6 +51,22 @@ class Settings(BaseSettings):
     fal_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("FAL_KEY"))
     comfyui_url: str | None = Field(default=None, validation_alias=AliasChoices("COMFYUI_URL"))
 
+    # the chat model (SHOTLINE_LLM): its own knobs, then the keys of the providers that serve one
+    llm_structured: str | None = Field(
+        default=None,
+        description="how answers are forced into a form: json_schema, function_calling or json_mode "
+        "(default: json_schema for openai, function_calling for the other OpenAI-compatible endpoints)",
+    )
+    llm_timeout_s: float = Field(default=60.0, gt=0, description="seconds one chat-model request may take")
+    llm_max_retries: int = Field(default=2, ge=0, le=10, description="retries of a 429/5xx/timeout")
+    deepseek_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("DEEPSEEK_API_KEY")
+    )
+    anthropic_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("ANTHROPIC_API_KEY")
+    )
+    vllm_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("VLLM_API_KEY"))
+
     @property
     def root(self) -> Path:
         return self.home.expanduser()

@@ -115,3 +115,39 @@ class NotBuiltError(ShotlineError):
     """A feature that Shotline names but has not built yet."""
 
     code = "not_built"
+
+
+class LLMError(ShotlineError):
+    """The chat model could not give a usable answer: misconfigured, unreachable, refused, or an answer
+    that did not fit the form asked for. The agents fall back to their offline path on it."""
+
+    code = "llm_error"
+
+
+class LLMConfigError(LLMError):
+    """SHOTLINE_LLM (or a setting it needs, such as the provider's key) is missing or malformed."""
+
+    code = "llm_config"
+
+
+class LLMUnavailable(LLMError):
+    """The chat model cannot be used as configured: key refused, no permission, unknown model, or the
+    endpoint cannot be reached."""
+
+    code = "llm_unavailable"
+
+
+class LLMTransient(LLMError):
+    """A chat-model fault worth retrying later: rate limit, server error, timeout."""
+
+    code = "llm_transient"
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class LLMRefused(LLMError):
+    """The chat model refused to answer (a safety refusal), so asking again the same way won't help."""
+
+    code = "llm_refused"

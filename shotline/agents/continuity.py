@@ -13,11 +13,39 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from shotline.memory.models import FIXED_SLOTS, Breakdown, Character, Conflict, DialogueLine, Shot, Storyboard
-from shotline.tools.attributes import differing_facets, extract_attributes, is_slot, value_facets
+from shotline.agents.decisions import ChangeBible
+from shotline.memory.models import (
+    FIXED_SLOTS,
+    Breakdown,
+    Character,
+    Conflict,
+    Costume,
+    DialogueLine,
+    Location,
+    Shot,
+    Storyboard,
+)
+from shotline.tools.attributes import (
+    color_hex,
+    differing_facets,
+    display_color,
+    extract_attributes,
+    is_slot,
+    restyle,
+    slot_of,
+    value_facets,
+)
 from shotline.tools.text import CJK_RE, has_cjk
 
-__all__ = ["apply_prompts", "assemble_prompt", "check", "correct_prompt", "rewrite_refused", "soften"]
+__all__ = [
+    "apply_bible_edits",
+    "apply_prompts",
+    "assemble_prompt",
+    "check",
+    "correct_prompt",
+    "rewrite_refused",
+    "soften",
+]
 
 _FRAMING = {
     "establishing": "Wide establishing shot",
@@ -564,3 +592,114 @@ def correct_prompt(prompt: str, shot: Shot, breakdown: Breakdown, reasons: list[
     if any("set" in r.lower() or loc.name.lower() in r.lower() for r in reasons):
         pinned.append(f"The set must match its reference: {loc.description}.")
     return " ".join([*pinned, prompt]) if pinned else prompt
+
+
+# --- bible changes -------------------------------------------------------------------------
+
+
+def _find_target(breakdown: Breakdown, name: str) -> Character | Location | None:
+    key = name.strip().casefold()
+    for group in (breakdown.characters, breakdown.locations):
+        for item in group:
+            if key in {item.id.casefold(), item.name.casefold()}:
+                return item
+    return None
+
+
+def _revised(
+    description: str, attributes: dict[str, str], edit: ChangeBible, kind: str
+) -> tuple[str, dict[str, str], str]:
+    """The description and attributes with one item changed, and the new wording of that item."""
+    slot = slot_of(edit.item, kind=kind) or edit.item.strip().casefold()
+    old = attributes.get(slot)
+    if old is None:  # not described yet: name it, in the value's words
+        found = re.search(rf"(?:[\w'-]+\s+){{0,3}}{re.escape(edit.item)}", description, re.IGNORECASE)
+        old = found.group(0) if found else None
+    item = edit.item.strip()
+    phrase = restyle(slot, old or item, edit.value)
+    if item.casefold() not in phrase.casefold() and slot not in {"age", "build"}:
+        phrase = f"{phrase}{'' if has_cjk(phrase) else ' '}{item}"
+    if old and old in description:
+        description = description.replace(old, phrase, 1)
+    elif phrase.casefold() not in description.casefold():
+        sep = "，" if has_cjk(description) else ", "
+        description = f"{description.rstrip(' .。')}{sep}{phrase}"
+    return description, {**attributes, slot: phrase}, phrase
+
+
+def apply_bible_edits(breakdown: Breakdown, edits: list[ChangeBible]) -> tuple[Breakdown, list[str]]:
+    """The breakdown with every bible change applied, in order, and what could not be applied.
+
+    Idempotent, so it is safe to re-apply the whole list after the script is rewritten: setting a
+    jacket to red twice is the same as once. A change everywhere also recolours costume variants of
+    that item; a change in some scenes becomes (or updates) a costume variant for those scenes.
+    """
+    characters = {c.id: c for c in breakdown.characters}
+    locations = {loc.id: loc for loc in breakdown.locations}
+    scene_ids = [s.id for s in breakdown.scenes]
+    problems: list[str] = []
+    for edit in edits:
+        target = _find_target(breakdown.model_copy(update={
+            "characters": list(characters.values()), "locations": list(locations.values())}), edit.target)  # fmt: skip
+        if target is None:
+            problems.append(f"no character or set called {edit.target!r}")
+            continue
+        if isinstance(target, Location):
+            description, attributes, _ = _revised(target.description, target.attributes, edit, "location")
+            if description != target.description:
+                locations[target.id] = target.model_copy(update={
+                    "description": description, "attributes": attributes, "version": target.version + 1})  # fmt: skip
+            continue
+        if edit.scenes:
+            chosen = [scene_ids[n - 1] for n in edit.scenes if 1 <= n <= len(scene_ids)]
+            updated = _with_costume(target, edit, chosen)
+        else:
+            description, attributes, _ = _revised(target.description, target.attributes, edit, "character")
+            costumes = [_recolored_costume(c, edit) for c in target.costumes]
+            updated = target.model_copy(update={
+                "description": description, "attributes": attributes, "costumes": costumes,
+                "color": display_color(target.name, attributes)})  # fmt: skip
+        if updated != target:
+            characters[target.id] = updated.model_copy(update={"version": target.version + 1})
+    return breakdown.model_copy(
+        update={"characters": list(characters.values()), "locations": list(locations.values())}
+    ), problems
+
+
+def _recolored_costume(costume: Costume, edit: ChangeBible) -> Costume:
+    slot = slot_of(edit.item) or edit.item
+    if slot not in extract_attributes(costume.description):
+        return costume
+    description, attributes, _ = _revised(
+        costume.description, extract_attributes(costume.description), edit, "character"
+    )
+    family = value_facets(slot, attributes[slot]).get("color")
+    return costume.model_copy(
+        update={"description": description, "color": color_hex(family) if family else costume.color}
+    )
+
+
+def _with_costume(character: Character, edit: ChangeBible, scene_ids: list[str]) -> Character:
+    """A change in some scenes only: the clothing worn there, as a costume variant of its own."""
+    base = character.costume_in(scene_ids[0]) if scene_ids else None
+    worn = (
+        base.description
+        if base
+        else ", ".join(v for k, v in character.attributes.items() if k.split(":", 1)[0] not in FIXED_SLOTS)
+        or edit.item
+    )
+    description, attributes, _ = _revised(worn, extract_attributes(worn), edit, "character")
+    slot = slot_of(edit.item) or edit.item
+    family = value_facets(slot, attributes.get(slot, "")).get("color")
+    sep = "，" if has_cjk(character.name) else ", "
+    variant = Costume(name=f"{character.name}{sep}{description}", description=description,
+                      scenes=scene_ids, color=color_hex(family) if family else character.color)  # fmt: skip
+    kept = [
+        c.model_copy(update={"scenes": [s for s in c.scenes if s not in scene_ids]})
+        for c in character.costumes
+    ]
+    same = next((c for c in kept if c.description == description), None)
+    if same is not None:
+        same.scenes = sorted({*same.scenes, *scene_ids}, key=lambda s: int(s.removeprefix("sc")))
+        return character.model_copy(update={"costumes": [c for c in kept if c.scenes]})
+    return character.model_copy(update={"costumes": [*(c for c in kept if c.scenes), variant]})

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from shotline.memory.models import RESOLUTIONS, Breakdown, Conflict, Cut, Storyboard, Take
+from shotline.memory.models import RESOLUTIONS, Breakdown, Conflict, Cut, Edit, Storyboard, Take
 from shotline.memory.store import atomic_write, write_json
 from shotline.tools import contact_sheet, ffmpeg, subtitles
 from shotline.tools.qc import TakeVerdict
@@ -60,23 +60,26 @@ def deliver(
     conflicts: list[Conflict],
     verdicts: Mapping[str, TakeVerdict] | None = None,
     references: Mapping[str, Sequence[MediaRef]] | None = None,
+    edit: Edit | None = None,
+    views: Any = None,
     on_progress: Progress | None = None,
 ) -> Cut:
-    """Cut the takes in storyboard order and write every deliverable into `out_dir`.
+    """Cut the takes in the edit's order and lengths (storyboard order by default) and write every
+    deliverable into `out_dir`.
 
     The cheap files come first and the encode last, so a bad take fails before a long render.
     `on_progress(deliverable, fraction)` is called as each file is done, and during the encode.
     Raises RenderError if a shot has no take or ffmpeg fails.
     """
     progress = on_progress or (lambda _name, _fraction: None)
-    decisions = edit_decisions(storyboard, takes)
+    decisions = edit_decisions(storyboard, takes, edit)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {name: out_dir / name for name in DELIVERABLES}
 
     atomic_write(paths[SCRIPT], script_text)
     write_json(paths[STORYBOARD], storyboard_document(storyboard))
-    write_json(paths[BIBLE], bible_document(breakdown))
+    write_json(paths[BIBLE], bible_document(breakdown, views=views))
     report = report_document(decisions, conflicts, verdicts, references)
     write_json(paths[REPORT], report)
     for name in (SCRIPT, STORYBOARD, BIBLE, REPORT):
@@ -121,11 +124,32 @@ def storyboard_document(storyboard: Storyboard) -> dict[str, Any]:
     }
 
 
-def bible_document(breakdown: Breakdown) -> dict[str, Any]:
-    """Canonical characters and locations, as the prompts used them."""
+def bible_document(breakdown: Breakdown, views: Any = None) -> dict[str, Any]:
+    """Canonical characters and locations, as the prompts used them. With `views` (a `LinkedViews`
+    from `Bible.linked_views()`, or its JSON form), each entry also lists its reference pictures
+    (character views per costume, set plates by day and night) by absolute path and sha256: the hash
+    finds the picture again wherever the store moves."""
+    if views is None:
+        return {
+            "characters": [c.model_dump(mode="json") for c in breakdown.characters],
+            "locations": [loc.model_dump(mode="json") for loc in breakdown.locations],
+        }
+    from shotline.memory.bible import LinkedViews  # Chroma is only imported when views are asked for
+
+    linked = LinkedViews.model_validate(views)
+    pictures = {
+        kind: {rid: {v: link.model_dump() for v, link in by_view.items()} for rid, by_view in by_id.items()}
+        for kind, by_id in (("characters", linked.characters), ("locations", linked.locations))
+    }
     return {
-        "characters": [c.model_dump(mode="json") for c in breakdown.characters],
-        "locations": [loc.model_dump(mode="json") for loc in breakdown.locations],
+        "characters": [
+            {**c.model_dump(mode="json"), "views": pictures["characters"].get(c.id, {})}
+            for c in breakdown.characters
+        ],
+        "locations": [
+            {**loc.model_dump(mode="json"), "views": pictures["locations"].get(loc.id, {})}
+            for loc in breakdown.locations
+        ],
     }
 
 

@@ -1,17 +1,24 @@
 """The LangGraph graph that runs the line: director -> screenwriter -> continuity -> approve -> render
 -> editor, its state checkpointed per project (thread_id = project id).
 
-Dependencies (settings, bible, models, stores) travel in the run's context, never in state, so
-nothing secret is checkpointed and tests swap them freely.
+Two ways in. An order (the CLI's `make`) runs the whole line once. A conversation sends one message
+per run: the director decides what it asks for and enters the line at the first stage it touches
+(a new look starts at continuity, a trim goes straight to the editor), so a revision redoes only
+what it must; the render key cache then renders only shots whose request changed.
+
+Dependencies (settings, chat model, bible, models, stores) travel in the run's context, never in
+state, so nothing secret is checkpointed and tests swap them freely.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from langchain_core.language_models import BaseChatModel
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
@@ -19,11 +26,32 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command, interrupt
 
 from shotline.agents import continuity, editor, screenwriter
-from shotline.agents.state import LineState
+from shotline.agents import director as direction
+from shotline.agents.decisions import (
+    BIBLE_ACTIONS,
+    EDIT_ACTIONS,
+    SCRIPT_ACTIONS,
+    AddShot,
+    Answer,
+    ChangeBible,
+    Drop,
+    Move,
+    Render,
+    Retime,
+    Revert,
+    ReviseScene,
+    Route,
+    SetBudget,
+    Swap,
+    Trim,
+    Undo,
+    WriteScript,
+)
+from shotline.agents.state import LineState, Turn, Version
 from shotline.config import Settings
 from shotline.errors import BudgetExceeded, ProviderUnavailable, RefusedPrompt, RenderError
 from shotline.memory.bible import Bible
-from shotline.memory.models import Shot, Take
+from shotline.memory.models import Edit, Shot, Take
 from shotline.memory.store import Ledger, TakeStore
 from shotline.tools.image import get_image_model
 from shotline.tools.image.base import ImageModel
@@ -33,6 +61,7 @@ from shotline.tools.references import ImageAssets
 from shotline.tools.render import Renderer, RenderEvent, RenderPolicy, ShotJob, model_key
 from shotline.tools.render_plan import ShotImages, base_shot, make_images, retry_job, shot_jobs, with_variants
 from shotline.tools.routing import RoutingPolicy
+from shotline.tools.timeline import cut_shots
 from shotline.tools.video import catalog, get_model
 from shotline.tools.video.base import MediaRef, ModelCard, RenderRequest, VideoModel
 
@@ -51,6 +80,10 @@ class Crew:
     routing: RoutingPolicy = field(default_factory=RoutingPolicy)
     render_policy: RenderPolicy | None = None  # None: the defaults, with the settings' poll interval
     judge: Judge | None = None  # a vision-language model that looks at every take (None: local checks only)
+    llm: BaseChatModel | None = None  # the agents' brain (None: the deterministic paths)
+    recall: Callable[[str, int], dict[str, Any] | None] | None = None
+    """(project id, version) -> that version's state as it was finished; set by whoever owns the
+    checkpointer (`ui.session.Studio`), so undo is time travel through checkpoints."""
     _image: ImageModel | None = None
 
     def model(self, name: str, model_id: str | None = None) -> VideoModel:
@@ -90,35 +123,201 @@ def _emit(stage: str, status: str, **data: Any) -> None:
     get_stream_writer()({"stage": stage, "status": status, **data})
 
 
-def director(state: LineState, runtime: Runtime[Crew]) -> Command[Literal["screenwriter"]]:
-    """Reads the order and decides what happens next. Offline, a new order means: make the film."""
-    order = state["order"]
-    runtime.context.cards(order["provider"])  # an unknown or keyless provider fails here, before any work
-    _emit(
-        "director",
-        "done",
-        message=f"making {order['source_name']!r} at {order['ratio']} on {order['provider']}",
+CONTENT = (
+    "order", "script", "breakdown", "storyboard", "conflicts", "takes", "verdicts", "references",
+    "estimate_usd", "approved_usd", "cut", "edit", "routes", "bible_edits", "version", "lineage", "unrendered",
+)  # fmt: skip
+"""What a version is: undo restores these; the conversation and the history only ever grow."""
+
+
+def _conversation(state: LineState) -> bool:
+    return bool(state.get("messages"))
+
+
+def _say(state: LineState, text: str, version: int | None = None) -> list[Turn]:
+    v = state.get("version", 0) if version is None else version
+    return [Turn(role="assistant", text=text, version=v)]
+
+
+def director(state: LineState, runtime: Runtime[Crew]) -> Command:
+    """Reads the order or the message and decides what happens next. An order means: make the film.
+    A message becomes one decision; the line is entered at the first stage it touches."""
+    crew, order = runtime.context, state["order"]
+    if not _conversation(state):
+        crew.cards(order["provider"])  # an unknown or keyless provider fails here, before any work
+        _emit(
+            "director",
+            "done",
+            message=f"making {order['source_name']!r} at {order['ratio']} on {order['provider']}",
+        )
+        return Command(
+            goto="screenwriter",
+            update={"rewrites": 0, "refused": {}, "decision": None, "version": 1, "lineage": [1]},
+        )
+
+    message = state["messages"][-1]["text"]
+    situation = direction.situation_of(state, providers=_providers(crew))
+    decision = state.get("command") or direction.decide(message, situation, crew.llm)
+    decision = direction.settle(decision, state)
+    update: dict[str, Any] = {"command": None, "decision": decision, "rewrites": 0, "refused": {}}
+    _emit("director", "decided", message=decision.summary, actions=[a.kind for a in decision.actions])
+
+    if back := decision.of(Undo, Revert):
+        return _restore(state, crew, back[0], update)
+    replies = [_answer(state, crew, a) for a in decision.of(Answer)]
+    changes = [a for a in decision.actions if not isinstance(a, Answer)]
+    if decision.of(ReviseScene) and crew.llm is None:
+        replies.append("Rewriting a scene needs a chat model (set SHOTLINE_LLM); offline I can change looks, "
+                       "lengths, order, providers and the budget.")  # fmt: skip
+        changes = [a for a in changes if not isinstance(a, ReviseScene)]
+    if changes and not state.get("script") and not decision.of(WriteScript):
+        replies.append("There is no film yet: describe one first (or attach a screenplay).")
+        changes = []
+    if not changes or (changes == decision.of(Render) and state.get("cut") and not _pending(state)):
+        if decision.of(Render):
+            replies.append("Nothing changed since the last cut: there is nothing to render.")
+        return Command(goto=END, update={**update, "messages": _say(state, " ".join(replies) or "OK.")})
+
+    order = dict(order)
+    routes = {k: dict(v) for k, v in (state.get("routes") or {"per_framing": {}, "per_shot": {}}).items()}
+    for action in decision.of(Route, SetBudget, WriteScript):
+        if isinstance(action, Route):
+            crew.cards(action.provider)  # a keyless provider fails now, naming its key
+            if action.framing:
+                routes["per_framing"][action.framing] = action.provider
+            for sid in action.shots:
+                routes["per_shot"][sid] = action.provider
+            if not action.framing and not action.shots:
+                order["provider"], routes = action.provider, {"per_framing": {}, "per_shot": {}}
+        elif isinstance(action, SetBudget):
+            order["budget_usd"] = action.usd
+        else:
+            order.update(
+                source_text=action.brief,
+                source_name="screenplay.fountain"
+                if screenwriter.is_screenplay(action.brief, "brief.txt")
+                else "brief.txt",
+                ratio=action.ratio or order["ratio"],
+                target_s=action.target_s,
+            )
+    if changes == decision.of(SetBudget) and not _pending(state):  # money only: no new version
+        text = " ".join([*replies, f"Budget set to ${order['budget_usd']:.2f}."])
+        return Command(goto=END, update={**update, "order": order, "messages": _say(state, text)})
+    version = max([state.get("version", 0), *(h["version"] for h in state.get("history", []))]) + 1
+    update |= {
+        "order": order,
+        "routes": routes,
+        "version": version,
+        "lineage": [*state.get("lineage", []), version],
+        "history": [
+            Version(version=version, parent=state.get("version"), summary=decision.summary, folder=None)
+        ],
+    }
+    if replies:
+        update["messages"] = _say(state, " ".join(replies), version)
+    goto = (
+        "screenwriter" if decision.of(*SCRIPT_ACTIONS)
+        else "continuity" if decision.of(*BIBLE_ACTIONS)
+        else "approve" if decision.of(Route, Render) or _pending(state)
+        else "editor"
+    )  # fmt: skip
+    return Command(goto=goto, update=update)
+
+
+def _providers(crew: Crew) -> list[str]:
+    return [info.name for info in catalog(crew.settings)]
+
+
+def _pending(state: LineState) -> bool:
+    """A change is waiting to be rendered: a render was declined, or a shot has no take yet."""
+    board, takes = state.get("storyboard"), state.get("takes") or {}
+    return bool(state.get("unrendered")) or (bool(board) and any(s.id not in takes for s in board.shots))
+
+
+def _answer(state: LineState, crew: Crew, action: Answer) -> str:
+    if action.topic in {"status", "cost"}:
+        spent = Ledger(crew.settings.root / "ledger.sqlite").spent(state["project_id"])
+        return direction.status_answer(state, spent)
+    return action.text
+
+
+def _restore(state: LineState, crew: Crew, action: Undo | Revert, update: dict[str, Any]) -> Command:
+    """Undo and revert are time travel: the state of the version asked for comes back from its
+    checkpoint, cut included; its files were never deleted. The conversation and history stay."""
+    lineage = state.get("lineage", [])
+    if isinstance(action, Undo):
+        target = lineage[-1 - action.steps] if len(lineage) > action.steps else None
+        missing = "there is nothing to undo" if target is None else None
+    else:
+        target, missing = action.version, None
+    values = crew.recall(state["project_id"], target) if crew.recall and target is not None else None
+    if values is None:
+        made = sorted({h["version"] for h in state.get("history", [])})
+        missing = (
+            missing or f"there is no version {target}; versions are {', '.join(map(str, made)) or 'none yet'}"
+        )
+        return Command(goto=END, update={**update, "messages": _say(state, f"Nothing changed: {missing}.")})
+    restored = {key: values.get(key) for key in CONTENT}
+    restored["decision"] = None
+    cut = values.get("cut")
+    where = f" The cut is back: {cut.files.get(editor.FINAL_MP4)}." if cut else ""
+    _emit("director", "restored", message=f"back to version {target}", version=target)
+    return Command(
+        goto=END,
+        update={**update, **restored, "messages": _say(state, f"Back to version {target}.{where}", target)},
     )
-    return Command(goto="screenwriter", update={"rewrites": 0, "refused": {}})
 
 
-def write(state: LineState) -> dict[str, Any]:
-    order = state["order"]
+def write(state: LineState, runtime: Runtime[Crew]) -> dict[str, Any]:
+    """A new script (from the order or a brief), a scene rewritten, or shots added or retimed."""
+    order, decision = state["order"], state.get("decision")
     _emit("screenwriter", "running")
-    script = screenwriter.to_script(order["source_text"], filename=order["source_name"])
-    breakdown = screenwriter.break_down_script(script)
-    board = screenwriter.storyboard(breakdown, ratio=order["ratio"])
+    update: dict[str, Any] = {}
+    board = state.get("storyboard")
+    fresh = decision is None or decision.of(WriteScript, ReviseScene)
+    if fresh:
+        if decision is not None and (revise := decision.of(ReviseScene)):
+            script = state["script"]
+            for action in revise:
+                script = screenwriter.rewrite_scene(
+                    script, action.scene, action.instruction, runtime.context.llm
+                )
+        else:
+            script = screenwriter.write_script(
+                order["source_text"], filename=order["source_name"], llm=runtime.context.llm,
+                target_s=order.get("target_s"), ratio=order["ratio"],
+            )  # fmt: skip
+        breakdown = screenwriter.enrich(screenwriter.break_down_script(script), runtime.context.llm)
+        board = screenwriter.storyboard(breakdown, ratio=order["ratio"], target_s=order.get("target_s"))
+        update |= {"script": script, "breakdown": breakdown, "edit": Edit()}
+        if decision is not None and decision.of(WriteScript):
+            update |= {"bible_edits": [], "takes": {}, "cut": None}
+    breakdown = update.get("breakdown", state.get("breakdown"))
+    for action in decision.of(AddShot, Retime) if decision else []:
+        if isinstance(action, AddShot):
+            board, _new = screenwriter.add_shot(board, breakdown, action)
+        else:
+            board = screenwriter.retime(board, action.shot, action.duration_s)
+    update["storyboard"] = board
     _emit(
         "screenwriter",
         "done",
         message=f"{len(breakdown.scenes)} scenes, {len(breakdown.characters)} characters, {len(board.shots)} shots",
     )
-    return {"script": script, "breakdown": breakdown, "storyboard": board}
+    return update
 
 
 def keep_continuity(state: LineState, runtime: Runtime[Crew]) -> dict[str, Any]:
+    """The bible, with every look change the person made, and every prompt assembled from it."""
     _emit("continuity", "running")
-    breakdown = state["breakdown"]
+    decision = state.get("decision")
+    edits = list(state.get("bible_edits") or [])
+    for change in decision.of(ChangeBible) if decision else []:
+        edits = [
+            e for e in edits if (e.target, e.item, e.scenes) != (change.target, change.item, change.scenes)
+        ]
+        edits.append(change)
+    breakdown, problems = continuity.apply_bible_edits(state["breakdown"], edits)
     bible = Bible.open(runtime.context.settings.bible_dir, state["project_id"])
     bible.load(breakdown)
     board = continuity.apply_prompts(state["storyboard"], breakdown)
@@ -129,22 +328,48 @@ def keep_continuity(state: LineState, runtime: Runtime[Crew]) -> dict[str, Any]:
         message=f"{len(conflicts)} conflicts with the bible",
         conflicts=[c.message for c in conflicts],
     )
-    return {"storyboard": board, "conflicts": conflicts}
+    update: dict[str, Any] = {
+        "storyboard": board,
+        "conflicts": conflicts,
+        "breakdown": breakdown,
+        "bible_edits": edits,
+    }
+    if problems:
+        update["messages"] = _say(state, "Not changed: " + "; ".join(problems) + ".")
+    return update
 
 
 def _assets(crew: Crew) -> ImageAssets:
     return ImageAssets(crew.settings.root / "assets", crew.image_model())
 
 
+def _routing(state: LineState, crew: Crew) -> RoutingPolicy:
+    """The crew's policy with the person's own choices (per framing, per shot) on top."""
+    routes, provider = state.get("routes") or {}, state["order"]["provider"]
+    return replace(
+        crew.routing,
+        per_framing={**crew.routing.per_framing, **routes.get("per_framing", {})},
+        per_shot={**crew.routing.per_shot, **routes.get("per_shot", {})},
+        home=() if provider == AUTO else (provider,),
+    )
+
+
 def _plan(state: LineState, crew: Crew, *, make: bool) -> tuple[ShotImages, list[ShotJob]]:
     """The images each routed model will be sent, and one job per shot."""
     provider, board, breakdown = state["order"]["provider"], state["storyboard"], state["breakdown"]
-    cards = crew.cards(provider)
+    routing = _routing(state, crew)
+    chosen = {*routing.per_framing.values(), *routing.per_shot.values()} - {provider}
+    cards = crew.cards(provider) + tuple(c for name in sorted(chosen) for c in crew.cards(name.split("/")[0]))
     uploads = Path(state["order"]["refs_dir"]) if state["order"].get("refs_dir") else None
+    bible = Bible.open(crew.settings.bible_dir, state["project_id"])
     images = make_images(
-        breakdown, board, provider, cards, crew.routing, _assets(crew), make=make, uploads=uploads
-    )
-    return images, shot_jobs(breakdown, board, provider, cards, crew.routing, images)
+        breakdown, board, provider, cards, routing, _assets(crew), make=make, uploads=uploads,
+        described=bible.described,
+    )  # fmt: skip
+    if make:  # the views drawn are linked from the bible version they were drawn from
+        bible.load(breakdown)
+        bible.link_views(images.view_links(breakdown))
+    return images, shot_jobs(breakdown, board, provider, cards, routing, images, described=bible.described)
 
 
 def _renderer(
@@ -172,35 +397,83 @@ def _renderer(
     )
 
 
-def approve(state: LineState, runtime: Runtime[Crew]) -> dict[str, Any]:
-    """Nothing is spent without approval: a paid render stops here until a person says yes. The
-    estimate covers every take asked for (best of N) and the images; QC retries get an allowance on
-    top, shown apart, so the person approves the most the run may spend."""
-    order, crew = state["order"], runtime.context
+def approve(state: LineState, runtime: Runtime[Crew]) -> Command[Literal["render", "__end__"]]:
+    """Nothing is spent without approval: a paid render stops here until a person says yes, sees
+    the estimate per shot and in total, and may set a budget instead. The estimate covers every take
+    asked for (best of N) and the images, not counting takes already stored; QC retries get an
+    allowance on top, shown apart, so the person approves the most the run may spend."""
+    order, crew = dict(state["order"]), runtime.context
     images, base_jobs = _plan(state, crew, make=False)
     policy = _policy(crew)
     jobs = with_variants(base_jobs, policy.takes_per_shot)
     renderer = _renderer(state, crew, jobs)
     estimate = round(renderer.estimate_usd(jobs) + images.unpaid_usd, 4)
     allowance = round(policy.qc_retries * renderer.estimate_usd(base_jobs), 4)
-    if estimate > 0 and order["budget_usd"] and estimate > order["budget_usd"]:
+    per_shot: dict[str, float] = {}
+    for job in jobs:
+        if cost := renderer.estimate_usd([job]):
+            sid = base_shot(job.shot_id)
+            per_shot[sid] = round(per_shot.get(sid, 0.0) + cost, 4)
+    over = estimate > 0 and order["budget_usd"] and estimate > order["budget_usd"]
+    if over and not _conversation(state):
         raise BudgetExceeded(
             f"the render is estimated at ${estimate:.2f}, over the ${order['budget_usd']:.2f} budget; "
             "raise --budget or render fewer shots"
         )
     if estimate > 0 and not order["approved"]:
-        answer = interrupt(
-            {
-                "estimate_usd": estimate,
-                "retry_allowance_usd": allowance,
-                "shots": len(base_jobs),
-                "takes": len(jobs),
-                "provider": order["provider"],
-            }
-        )
-        if not answer:
-            raise BudgetExceeded("render declined: nothing was spent")
-    return {"estimate_usd": estimate, "approved_usd": round(estimate + allowance, 4)}
+        request = {
+            "estimate_usd": estimate,
+            "retry_allowance_usd": allowance,
+            "per_shot_usd": per_shot,
+            "images_usd": round(images.unpaid_usd, 4),
+            "shots": len(base_jobs),
+            "to_render": len(per_shot),
+            "takes": len(jobs),
+            "provider": order["provider"],
+            "budget_usd": order["budget_usd"],
+            "version": state.get("version", 0),
+        }
+        answer = Approval.read(interrupt(request))
+        if answer.budget_usd is not None:
+            order["budget_usd"] = answer.budget_usd
+        if not answer.approve or (order["budget_usd"] and estimate > order["budget_usd"]):
+            why = (
+                f"${estimate:.2f} is over the ${order['budget_usd']:.2f} budget"
+                if answer.approve else "declined"
+            )  # fmt: skip
+            if not _conversation(state):
+                raise BudgetExceeded(f"render {why}: nothing was spent")
+            text = (
+                f"Not rendered ({why}): nothing was spent. The change stays in the storyboard; "
+                "say 'render' to approve it, or 'undo' to drop it."
+            )
+            return Command(
+                goto=END, update={"order": order, "unrendered": True, "messages": _say(state, text)}
+            )
+    elif over:
+        text = (f"Not rendered: the estimate ${estimate:.2f} is over the ${order['budget_usd']:.2f} budget; "
+                "raise the budget ('budget $N') or change fewer shots.")  # fmt: skip
+        return Command(goto=END, update={"unrendered": True, "messages": _say(state, text)})
+    return Command(
+        goto="render",
+        update={"order": order, "estimate_usd": estimate, "approved_usd": round(estimate + allowance, 4)},
+    )
+
+
+@dataclass(frozen=True)
+class Approval:
+    """A person's answer to an approval request: yes, no, or yes within a budget."""
+
+    approve: bool
+    budget_usd: float | None = None
+
+    @classmethod
+    def read(cls, answer: Any) -> Approval:
+        if isinstance(answer, dict):
+            budget = answer.get("budget_usd")
+            return cls(approve=bool(answer.get("approve", budget is not None)),
+                       budget_usd=None if budget is None else float(budget))  # fmt: skip
+        return cls(approve=bool(answer))
 
 
 def render(state: LineState, runtime: Runtime[Crew]) -> Command[Literal["editor", "rewrite"]]:
@@ -281,6 +554,7 @@ def render(state: LineState, runtime: Runtime[Crew]) -> Command[Literal["editor"
             "verdicts": {sid: p.verdict for sid, p in best.items()},
             "references": {sid: _sent(used[p.job_id]) for sid, p in best.items()},
             "refused": {},
+            "unrendered": False,
         },
     )
 
@@ -331,8 +605,15 @@ async def _check_takes(
     was made with. Keys are job ids: a shot's variants and retries each have their own."""
     breakdown = state["breakdown"]
     verdicts = {}
+    earlier = state.get("verdicts") or {}
     for jid, take in takes.items():
         shot, request = _shot(state, jid), used[jid]
+        known = earlier.get(base_shot(jid))
+        if take.cache_hit and known is not None and known.take == take.path:
+            verdicts[jid] = (
+                known  # the same file was judged before: a revision elsewhere re-checks nothing here
+            )
+            continue
         verdicts[jid] = await check_take(
             Path(take.path),
             shot=shot,
@@ -360,15 +641,22 @@ def rewrite(state: LineState) -> Command[Literal["approve"]]:
     return Command(goto="approve", update={"storyboard": board, "rewrites": state.get("rewrites", 0) + 1})
 
 
-def edit(state: LineState) -> dict[str, Any]:
+def edit(state: LineState, runtime: Runtime[Crew]) -> dict[str, Any]:
+    """The cut, with the person's order and trims; in a conversation each version gets its own
+    folder, so going back to a version finds its files where they were."""
     _emit("editor", "running")
-    order = state["order"]
+    order, decision = state["order"], state.get("decision")
+    cut_edit = _edited(state.get("edit") or Edit(), decision.of(*EDIT_ACTIONS) if decision else [], state)
+    version = state.get("version", 1)
+    out_dir = Path(order["out_dir"])
+    if _conversation(state):
+        out_dir = out_dir / f"v{version:03d}"
 
     def progress(step: str, fraction: float) -> None:
         _emit("editor", "progress", step=step, fraction=fraction)
 
     cut = editor.deliver(
-        out_dir=Path(order["out_dir"]),
+        out_dir=out_dir,
         script_text=state["script"],
         breakdown=state["breakdown"],
         storyboard=state["storyboard"],
@@ -376,16 +664,59 @@ def edit(state: LineState) -> dict[str, Any]:
         conflicts=state.get("conflicts", []),
         verdicts=state.get("verdicts"),
         references=state.get("references"),
+        edit=cut_edit,
+        views=Bible.open(runtime.context.settings.bible_dir, state["project_id"]).linked_views(),
         on_progress=progress,
     )
-    _emit("editor", "done", message=f"{cut.duration_s:.1f} s cut in {order['out_dir']}")
-    return {"cut": cut}
+    _emit("editor", "done", message=f"{cut.duration_s:.1f} s cut in {out_dir}")
+    update: dict[str, Any] = {"cut": cut, "edit": cut_edit}
+    if _conversation(state):
+        made = [t for sid, t in state["takes"].items() if sid in cut.shots and not t.cache_hit]
+        cost = sum(t.cost_usd for t in made)
+        text = (
+            f"Version {version}: {decision.summary + '. ' if decision and decision.summary else ''}"
+            f"The cut runs {cut.duration_s:.1f} s over {len(cut.shots)} shots; "
+            f"{len(made)} rendered (${cost:.2f}), the rest unchanged."
+        )
+        last = (state.get("history") or [None])[-1]
+        update["messages"] = _say(state, text, version)
+        update["history"] = [Version(version=version, parent=last["parent"] if last else None,
+                                     summary=last["summary"] if last else "", folder=str(out_dir))]  # fmt: skip
+    return update
+
+
+def _edited(cut_edit: Edit, actions: list, state: LineState) -> Edit:
+    """The edit with the person's trims, swaps, moves and drops applied (renders nothing)."""
+    order = [s.id for s in cut_shots(state["storyboard"], cut_edit)]
+    lengths, dropped = dict(cut_edit.lengths), list(cut_edit.dropped)
+    for action in actions:
+        if isinstance(action, Trim):
+            shot = _shot(state, action.shot)
+            if abs(action.seconds - shot.duration_s) < 1e-6:
+                lengths.pop(shot.id, None)
+            else:
+                lengths[shot.id] = action.seconds
+        elif isinstance(action, Swap) and {action.shot, action.other} <= set(order):
+            i, j = order.index(action.shot), order.index(action.other)
+            order[i], order[j] = order[j], order[i]
+        elif (
+            isinstance(action, Move)
+            and {action.shot, action.anchor} <= set(order)
+            and action.shot != action.anchor
+        ):
+            order.remove(action.shot)
+            at = order.index(action.anchor) + (1 if action.where == "after" else 0)
+            order.insert(at, action.shot)
+        elif isinstance(action, Drop) and action.shot in order:
+            order.remove(action.shot)
+            dropped.append(action.shot)
+    return Edit(order=order + dropped, lengths=lengths, dropped=dropped)
 
 
 def build_graph(checkpointer: BaseCheckpointSaver | None = None):
     """The compiled line. Pass a checkpointer to make projects survive restarts."""
     g = StateGraph(LineState, context_schema=Crew)
-    g.add_node("director", director)
+    g.add_node("director", director, destinations=("screenwriter", "continuity", "approve", "editor", END))
     g.add_node("screenwriter", write)
     g.add_node("continuity", keep_continuity)
     g.add_node("approve", approve)
@@ -395,6 +726,5 @@ def build_graph(checkpointer: BaseCheckpointSaver | None = None):
     g.add_edge(START, "director")
     g.add_edge("screenwriter", "continuity")  # the director's Command sends work to the screenwriter
     g.add_edge("continuity", "approve")
-    g.add_edge("approve", "render")
     g.add_edge("editor", END)
     return g.compile(checkpointer=checkpointer)

@@ -5,9 +5,11 @@ Each agent writes only its own keys. Media stays out of state: takes point at fi
 
 from __future__ import annotations
 
-from typing import TypedDict
+import operator
+from typing import Annotated, Literal, TypedDict
 
-from shotline.memory.models import Breakdown, Conflict, Cut, Ratio, Storyboard, Take
+from shotline.agents.decisions import ChangeBible, Decision
+from shotline.memory.models import Breakdown, Conflict, Cut, Edit, Ratio, Storyboard, Take
 from shotline.tools.qc import TakeVerdict
 from shotline.tools.video.base import MediaRef
 
@@ -23,11 +25,44 @@ class Order(TypedDict):
     budget_usd: float
     approved: bool
     refs_dir: str | None  # a person's own reference images: <NAME>.<view>.png
+    target_s: float | None  # the length the person asked for, when they did
+
+
+class Turn(TypedDict):
+    """One message of the conversation."""
+
+    role: Literal["user", "assistant"]
+    text: str
+    version: int  # the version of the film this message was said about (assistant) or to (user)
+
+
+class Version(TypedDict):
+    """One entry of the project's history: what made this version, and where its files are."""
+
+    version: int
+    parent: int | None
+    summary: str
+    folder: str | None  # the version's deliverables (None until it was cut)
+
+
+class Routes(TypedDict):
+    per_framing: dict[str, str]
+    per_shot: dict[str, str]
 
 
 class LineState(TypedDict, total=False):
     project_id: str
     order: Order  # director
+    messages: Annotated[list[Turn], operator.add]  # everyone: the conversation, never rewritten
+    history: Annotated[list[Version], operator.add]  # director, editor: every version made, never rewritten
+    command: Decision | None  # input: a decision made by a button (approve, revert), read as is
+    decision: Decision | None  # director: what this message asked for; each agent applies its part
+    version: int  # director: the version the project is at (restored by undo)
+    lineage: list[int]  # director: the versions this one descends from, oldest first (undo walks it)
+    routes: Routes  # director: provider choices the person made per framing and per shot
+    bible_edits: list[ChangeBible]  # continuity: look changes the person made, re-applied after a rewrite
+    edit: Edit  # editor: order and trims on top of the storyboard
+    unrendered: bool  # approve, render: a change waits for a render the person declined
     script: str  # screenwriter
     breakdown: Breakdown  # screenwriter
     storyboard: Storyboard  # screenwriter, then continuity (prompts)

@@ -207,6 +207,16 @@ class Take(Model):
     seconds: float = Field(default=0.0, description="wall time spent producing it")
 
 
+class Edit(Model):
+    """The editor's decisions on top of the storyboard: order and lengths. Changing them renders nothing."""
+
+    order: list[str] | None = Field(default=None, description="shot ids in cut order; None: storyboard order")
+    lengths: dict[str, float] = Field(
+        default_factory=dict, description="shot id -> seconds it plays in the cut, when trimmed"
+    )
+    dropped: list[str] = Field(default_factory=list, description="shot ids taken out of the cut")
+
+
 class Cut(Model):
     shots: list[str] = Field(description="shot ids in cut order")
     duration_s: float

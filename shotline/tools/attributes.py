@@ -878,3 +878,30 @@ def display_color(name: str, attributes: dict[str, str]) -> str:
             return color_hex(family)
     digest = hashlib.sha256(name.strip().casefold().encode("utf-8")).digest()
     return _PALETTE[int.from_bytes(digest[:4], "big") % len(_PALETTE)]
+
+
+def slot_of(item: str, *, kind: str = "character") -> str | None:
+    """The slot a word names: 'jacket' -> 'jacket', '雨衣' -> 'jacket', 'hair' -> 'hair'."""
+    if is_slot(item):
+        return item
+    found = extract_attributes(item, kind=kind) or extract_attributes(f"a red {item}", kind=kind)
+    return next(iter(found), None)
+
+
+def restyle(slot: str, value: str, change: str) -> str:
+    """`value` with `change` applied: a colour change recolours the garment nearest its noun and keeps
+    the rest ('yellow rain jacket' + 'red' -> 'red rain jacket'); anything else replaces the value."""
+    families = {f for _, _, f in _color_hits(change)}
+    is_colour_only = families and not _length(change) and len(_tokens(change)) <= 2
+    if is_colour_only:
+        hits = _color_hits(value)
+        if hits:
+            hs, _he = _head_span(_slot_base(slot), value)
+            start, end, _ = min(hits, key=lambda h: (abs(hs - h[1]), h[0]))
+            if value[end : end + 1] == "色" and change.strip().endswith("色"):
+                end += 1  # 黄色 -> 红色, not 红色色
+            return value[:start] + change.strip() + value[end:]
+        if value.strip():  # 'jacket' + 'red' -> 'red jacket'
+            zh = bool(re.search(r"[\u4e00-\u9fff]", value))
+            return f"{change.strip()}{'' if zh else ' '}{value.strip()}"
+    return change.strip()

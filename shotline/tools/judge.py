@@ -20,6 +20,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
+from shotline.config import Settings
 from shotline.memory.models import Character, Location, Shot
 from shotline.tools.video.base import MediaRef
 
@@ -124,3 +125,20 @@ def load_image(path: str | Path) -> Image.Image:
 def _first_line(error: object) -> str:
     text = str(error).strip()
     return text.splitlines()[0][:200] if text else type(error).__name__
+
+
+def judge_from_settings(settings: Settings) -> Judge | None:
+    """The judge on the configured chat model (SHOTLINE_LLM), or None when it is ``none``. It asks
+    for its verdict with the provider's structured-output method (`llm.structured_method`), since
+    many OpenAI-compatible servers accept a forced tool call but no json_schema `response_format`.
+    A misconfigured SHOTLINE_LLM raises `LLMConfigError`."""
+    from shotline.tools.llm import chat_model, structured_method
+
+    model = chat_model(settings)
+    if model is None:
+        return None
+    judge = Judge(model)
+    judge._structured = model.with_structured_output(
+        JudgeVerdict, include_raw=True, method=structured_method(settings)
+    )
+    return judge

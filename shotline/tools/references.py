@@ -3,7 +3,9 @@ them each shot sends.
 
 A video model keeps nothing between shots; a character stays recognisable from every angle when
 each shot carries the right view of them (the back view for a shot from behind, the face for a
-close-up), and a set matches after a cut when its empty plate rides along. Views are made once per
+close-up), and a set matches after a cut when its empty plate rides along, its landmarks in place.
+A shot that describes someone without naming them ('the courier skids to a stop') carries that
+character's views too when the bible's meaning search says so. Views are made once per
 character description: by the offline renderer as one turnaround sheet cut into its four panels,
 or by a hosted image model as a front view first, then face, side and back drawn from that front
 so they agree. Everything is stored by content and reused by every shot and every rerun.
@@ -15,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +26,9 @@ from PIL import Image
 from shotline.memory.models import Character, Location, Shot
 from shotline.memory.store import atomic_write
 from shotline.tools.image.base import ImageModel, ImageRequest, SheetSubject, render_images
-from shotline.tools.video.base import MediaRef, ModelCard, RenderRequest, render_key
+from shotline.tools.image.local import SetSubject, panel_boxes
+from shotline.tools.text import mentions
+from shotline.tools.video.base import MediaRef, ModelCard, RenderRequest, SetMark, render_key
 
 SHEET_SIZE = (1536, 1024)
 VIEW_SIZE = (768, 1024)
@@ -70,24 +75,38 @@ def view_request(character: Character, view: str, style: str, front: MediaRef | 
 
 
 def plate_request(location: Location, night: bool, style: str) -> ImageRequest:
-    """The empty set, as an establishing plate: where everything stands, with nobody in it."""
+    """The empty set, as an establishing plate: where everything stands, with nobody in it. The
+    layout's landmarks are named left to right in the prompt and drawn at their x offline, so every
+    shot of the set is sent the same door in the same place."""
     time = "night" if night else "day"
+    marks = sorted(location.layout.landmarks, key=lambda m: m.x)
+    layout = " Left to right: " + ", ".join(f"{m.name} ({_side(m.x)})" for m in marks) + "." if marks else ""
     prompt = (
         f"Empty establishing plate of {location.description} ({location.interior}, {time}). "
-        "No people. Wide, eye level, every fixed landmark visible." + (f" Style: {style}." if style else "")
+        f"No people. Wide, eye level, every fixed landmark visible.{layout}"
+        + (f" Style: {style}." if style else "")
     )
     return ImageRequest(
         prompt=prompt,
         width=PLATE_SIZE[0],
         height=PLATE_SIZE[1],
-        subject=SheetSubject(
+        subject=SetSubject(
             kind="set",
             name=location.name,
             color=location.color,
             interior=location.interior != "EXT",
             night=night,
+            landmarks=tuple(SetMark(name=m.name, kind=m.kind, x=m.x) for m in marks),
         ),
     )
+
+
+_SIDES = ((0.2, "far left"), (0.4, "left"), (0.6, "centre"), (0.8, "right"))
+
+
+def _side(x: float) -> str:
+    """Where on the plate a landmark stands, in the words an image model follows."""
+    return next((word for bound, word in _SIDES if x < bound), "far right")
 
 
 def keyframe_request(shot: Shot, refs: tuple[MediaRef, ...], width: int, height: int) -> ImageRequest:
@@ -195,8 +214,6 @@ async def character_views(
     replaces the made one; with a hosted image model an uploaded front is what the others are drawn from."""
     uploads = uploads or {}
     if assets.model.card.local:
-        from shotline.tools.image.local import panel_boxes
-
         request = sheet_request(character, style)
         sheet = await assets.get(request, name=f"{character.name}, turnaround sheet")
         boxes = panel_boxes(*SHEET_SIZE)
@@ -233,15 +250,19 @@ def select_references(
     views: dict[str, dict[str, MediaRef]],
     plate: MediaRef | None,
     slots: int,
+    described: Sequence[str] = (),
 ) -> tuple[MediaRef, ...]:
-    """Up to `slots` references for a shot: each character's best view (the subject first), then the
-    set plate, then each character's next views. An insert shows an object: the set only."""
+    """Up to `slots` references for a shot: each character's best view (the subject first, then the
+    characters the shot `described` without naming them), then the set plate, then each character's
+    next views. An insert shows an object: the set only."""
     if slots <= 0:
         return ()
     cast = [] if shot.framing == "insert" else [c for c in shot.characters if c in views]
     if shot.subject in cast:
         cast.remove(shot.subject)
         cast.insert(0, shot.subject)
+    if shot.framing != "insert":
+        cast += [c for c in dict.fromkeys(described) if c in views and c not in cast]
     wanted = views_wanted(shot)
     ranked: list[MediaRef] = [views[c][wanted[0]] for c in cast if wanted[0] in views[c]]
     if plate is not None:
@@ -250,6 +271,32 @@ def select_references(
         ranked += [views[c][view] for c in cast if view in views[c]]
     unique = list(dict.fromkeys(ranked))
     return tuple(unique[:slots])
+
+
+Described = Callable[[str], Sequence[tuple[Character, float]]]
+"""Characters a text describes, best first, none below the similarity threshold: `Bible.described`."""
+
+
+def shot_text(shot: Shot) -> str:
+    """What a shot says about who is in it: its action, and its subject unless that is a cast id."""
+    subject = shot.subject if shot.subject and shot.subject not in shot.characters else ""
+    return " ".join(t for t in (shot.action.strip(), subject.strip()) if t)
+
+
+def described_cast(shot: Shot, described: Described | None) -> list[str]:
+    """Characters the shot describes without naming them ('the courier skids to a stop' where MEI is
+    'a courier in a yellow raincoat'), best first. A character the storyboard left out by name (a
+    close-up on KAITO while 'MEI hands KAITO the parcel') stays out; an insert shows no one."""
+    if described is None or shot.framing == "insert":
+        return []
+    text = shot_text(shot)
+    if not text:
+        return []
+    return [
+        c.id
+        for c, _score in described(text)
+        if c.id not in shot.characters and not mentions(text, c.name) and not mentions(text, c.id)
+    ]
 
 
 def attach(

@@ -94,6 +94,8 @@ class ShotJob(BaseModel):
 
     shot_id: str
     candidates: list[RenderRequest]
+    pinned: bool = False
+    """A person chose the model: only its own stored take counts, not one a fallback made."""
 
 
 class ShotFailure(BaseModel):
@@ -228,7 +230,8 @@ class Renderer:
         return RenderOutcome(takes=takes, failures=failures)
 
     async def _shot(self, job: ShotJob, budget: _Budget) -> Take | ShotFailure:
-        for request in job.candidates:  # a take any candidate already made is as good as new
+        reusable = job.candidates[:1] if job.pinned else job.candidates
+        for request in reusable:  # a take any candidate already made is as good as new
             cached = self.store.get(self.key_of(request))
             if cached is not None:
                 self._emit(request, "cached")

@@ -10,15 +10,19 @@ paid is counted in the estimate instead.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shotline.memory.models import RESOLUTIONS, Breakdown, Character, Shot, Storyboard
 from shotline.tools.references import (
     VIEWS,
+    Described,
     ImageAssets,
     attach,
     character_views,
+    described_cast,
     keyframe_request,
     plate_request,
     select_references,
@@ -30,6 +34,9 @@ from shotline.tools.routing import RoutingPolicy, route
 from shotline.tools.shot_request import build_request
 from shotline.tools.video.base import MediaRef, ModelCard
 
+if TYPE_CHECKING:  # the bible pulls in Chroma (1.5 s to import); only `view_links` needs it
+    from shotline.memory.bible import LinkedViews, ViewLink
+
 
 @dataclass
 class ShotImages:
@@ -39,10 +46,16 @@ class ShotImages:
     unpaid_usd: float = 0.0  # images still to make, and what they will cost
     spent_usd: float = 0.0  # images made now, and what they cost
 
-    def dressed(self, shot: Shot, breakdown: Breakdown) -> dict[str, dict[str, MediaRef]]:
-        """Each character's views as dressed in the shot's scene (a costume variant has its own)."""
+    def dressed(
+        self, shot: Shot, breakdown: Breakdown, described: Sequence[str] = ()
+    ) -> dict[str, dict[str, MediaRef]]:
+        """Each character's views as dressed in the shot's scene (a costume variant has its own), for
+        the shot's cast and the characters it `described` without naming them."""
+        known = {c.id for c in breakdown.characters}
         out = {}
-        for cid in shot.characters:
+        for cid in dict.fromkeys([*shot.characters, *described]):
+            if cid not in known:
+                continue
             costume = breakdown.character(cid).costume_in(shot.scene)
             key = f"{cid}@{costume.name}" if costume else cid
             if key in self.views:
@@ -51,6 +64,44 @@ class ShotImages:
 
     def plate(self, shot: Shot, breakdown: Breakdown) -> MediaRef | None:
         return self.plates.get(_plate_key(shot, breakdown))
+
+    def character_views(self, breakdown: Breakdown) -> dict[str, dict[str, MediaRef]]:
+        """Views per character id: 'front' ... as described, '<view>@<costume name>' per costume."""
+        known = {c.id for c in breakdown.characters}
+        out: dict[str, dict[str, MediaRef]] = {}
+        for key, refs in self.views.items():
+            cid, _, costume = key.partition("@")
+            if cid in known:
+                mine = out.setdefault(cid, {})
+                mine.update({f"{v}@{costume}" if costume else v: ref for v, ref in refs.items()})
+        return out
+
+    def location_views(self) -> dict[str, dict[str, MediaRef]]:
+        """Plates per location id, by 'day' and 'night'."""
+        out: dict[str, dict[str, MediaRef]] = {}
+        for key, ref in self.plates.items():
+            lid, _, when = key.rpartition(":")
+            out.setdefault(lid, {})[when] = ref
+        return out
+
+    def view_links(self, breakdown: Breakdown) -> LinkedViews:
+        """Every view and plate by path and sha256, for `Bible.link_views` and `bible.json`. Only
+        stored files count: a priced-but-unmade view has no path yet."""
+        from shotline.memory.bible import LinkedViews
+
+        return LinkedViews(
+            characters=_links(self.character_views(breakdown)), locations=_links(self.location_views())
+        )
+
+
+def _links(by_id: dict[str, dict[str, MediaRef]]) -> dict[str, dict[str, ViewLink]]:
+    from shotline.memory.bible import ViewLink
+
+    links = {
+        rid: {v: ViewLink(path=ref.path, sha256=ref.sha256) for v, ref in views.items() if ref.path}
+        for rid, views in by_id.items()
+    }
+    return {rid: views for rid, views in links.items() if views}
 
 
 def _wardrobe(breakdown: Breakdown) -> list[tuple[str, Character]]:
@@ -103,9 +154,12 @@ async def shot_images(
     *,
     make: bool,
     uploads: Path | None = None,
+    described: Described | None = None,
 ) -> ShotImages:
     """The character views, set plates and keyframes the routed models will use. `make=False`
-    makes only free ones and prices the rest. The offline renderer makes no keyframes."""
+    makes only free ones and prices the rest. The offline renderer makes no keyframes. With
+    `described` (`Bible.described`), a keyframe also shows the characters a shot describes without
+    naming them."""
     chosen = _chosen(breakdown, board, provider, cards, routing)
     images = ShotImages()
     if not any(c.reference_images or _wants_keyframe(c) for cs in chosen.values() for c in cs):
@@ -150,9 +204,7 @@ async def shot_images(
         for shot in board.shots:
             if not any(_wants_keyframe(c) for c in chosen[shot.id]):
                 continue
-            refs = select_references(
-                shot, images.dressed(shot, breakdown), images.plate(shot, breakdown), slots
-            )
+            refs = _references(shot, breakdown, images, slots, described)
             request = keyframe_request(shot, refs, width, height)
             if make:
                 images.keyframes[shot.id] = await assets.get(
@@ -174,23 +226,38 @@ def shot_jobs(
     cards: tuple[ModelCard, ...],
     routing: RoutingPolicy,
     images: ShotImages,
+    *,
+    described: Described | None = None,
 ) -> list[ShotJob]:
-    """One job per shot: its routed models, primary first, each sent the references it can take."""
+    """One job per shot: its routed models, primary first, each sent the references it can take.
+    With `described` (`Bible.described`), characters a shot describes without naming them are sent
+    too, after its named cast and within each model's slots."""
     jobs = []
     for shot_id, chosen in _chosen(breakdown, board, provider, cards, routing).items():
         shot: Shot = next(s for s in board.shots if s.id == shot_id)
-        plate = images.plate(shot, breakdown)
         candidates = [
             attach(
                 build_request(shot, breakdown, board, card.name, card.model_id or None),
                 card,
-                select_references(shot, images.dressed(shot, breakdown), plate, card.reference_images),
+                _references(shot, breakdown, images, card.reference_images, described),
                 images.keyframes.get(shot_id),
             )
             for card in chosen
         ]
-        jobs.append(ShotJob(shot_id=shot_id, candidates=candidates))
+        pinned = shot_id in routing.per_shot or shot.framing in routing.per_framing
+        jobs.append(ShotJob(shot_id=shot_id, candidates=candidates, pinned=pinned))
     return jobs
+
+
+def _references(
+    shot: Shot, breakdown: Breakdown, images: ShotImages, slots: int, described: Described | None
+) -> tuple[MediaRef, ...]:
+    """The shot's references for a model with `slots`: named cast, then described-but-unnamed cast."""
+    if slots <= 0:
+        return ()
+    extra = described_cast(shot, described)
+    views = images.dressed(shot, breakdown, extra)
+    return select_references(shot, views, images.plate(shot, breakdown), slots, extra)
 
 
 def make_images(*args, **kwargs) -> ShotImages:
@@ -219,6 +286,7 @@ def with_variants(jobs: list[ShotJob], takes_per_shot: int) -> list[ShotJob]:
                         c.model_copy(update={"shot_id": vid, "seed": (c.seed or 0) + k})
                         for c in job.candidates
                     ],
+                    pinned=job.pinned,
                 )
             )
     return out
@@ -230,4 +298,5 @@ def retry_job(job: ShotJob, prompt: str, round_: int) -> ShotJob:
     return ShotJob(
         shot_id=rid,
         candidates=[c.model_copy(update={"shot_id": rid, "prompt": prompt}) for c in job.candidates],
+        pinned=job.pinned,
     )

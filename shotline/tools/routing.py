@@ -43,6 +43,9 @@ class RoutingPolicy:
     """e.g. {"004": "veo"}: one shot goes to that provider (or provider/model_id)."""
     fallbacks: int = 2
     """How many other models may take over after a permanent fault."""
+    home: tuple[str, ...] = ()
+    """Providers that shots without an explicit choice are routed among (empty: any card given).
+    Cards of a provider chosen for some shots must not draw every other shot to it."""
 
 
 @dataclass(frozen=True)
@@ -153,6 +156,8 @@ def route(
         raise InputError(f"no model can render shot {request.shot_id} ({reasons})")
     ordered = sorted(fit, key=_sort_key(policy.order, needs))
     choice = policy.per_shot.get(request.shot_id) or (policy.per_framing.get(framing) if framing else None)
+    if not choice and policy.home:
+        ordered = [c for c in ordered if c.name in policy.home] or ordered
     if choice:
         chosen = [c for c in ordered if _matches(c, choice)]
         if not chosen:

@@ -14,7 +14,7 @@ from pathlib import Path
 import opentimelineio as otio
 
 from shotline.errors import RenderError
-from shotline.memory.models import FPS, Conflict, Shot, Storyboard, Take
+from shotline.memory.models import FPS, Conflict, Edit, Shot, Storyboard, Take
 from shotline.memory.store import atomic_write
 
 RT = otio.opentime.RationalTime
@@ -53,25 +53,45 @@ class EditDecision:
         return max(0, self.frames - self.take_frames)
 
 
-def edit_decisions(storyboard: Storyboard, takes: Mapping[str, Take]) -> list[EditDecision]:
-    """Storyboard order, each take trimmed to its shot's duration, in at 0.
+def edit_decisions(
+    storyboard: Storyboard, takes: Mapping[str, Take], edit: Edit | None = None
+) -> list[EditDecision]:
+    """The cut: the edit's order (storyboard order by default), each take used from frame 0 for the
+    length the edit gives its shot (the shot's own duration unless trimmed).
 
     Shot boundaries are rounded on the running total rather than per shot, so the cut's length
-    is the storyboard's length to within half a frame however many shots there are.
+    is the sum of the lengths to within half a frame however many shots there are.
     """
-    missing = [shot.id for shot in storyboard.shots if shot.id not in takes]
+    shots = cut_shots(storyboard, edit)
+    missing = [shot.id for shot in shots if shot.id not in takes]
     if missing:
         raise RenderError(f"no take for shot {', '.join(missing)}: render it before cutting")
-    if not storyboard.shots:
+    if not shots:
         raise RenderError("the storyboard has no shots to cut")
+    lengths = edit.lengths if edit else {}
     decisions: list[EditDecision] = []
     elapsed_s, start = 0.0, 0
-    for shot in storyboard.shots:
-        elapsed_s += shot.duration_s
-        end = round(elapsed_s * FPS)
+    for shot in shots:
+        elapsed_s += lengths.get(shot.id, shot.duration_s)
+        end = max(round(elapsed_s * FPS), start + 1)
         decisions.append(EditDecision(shot=shot, take=takes[shot.id], start_frame=start, frames=end - start))
         start = end
     return decisions
+
+
+def cut_shots(storyboard: Storyboard, edit: Edit | None = None) -> list[Shot]:
+    """The storyboard's shots in the edit's order, less the dropped ones. A shot the edit has not seen
+    yet (added after a reorder) comes right after the shot it follows in the storyboard."""
+    if edit is None:
+        return list(storyboard.shots)
+    by_id = {s.id: s for s in storyboard.shots}
+    order = [sid for sid in (edit.order or [s.id for s in storyboard.shots]) if sid in by_id]
+    for k, shot in enumerate(storyboard.shots):
+        if shot.id in order:
+            continue
+        before = next((p.id for p in reversed(storyboard.shots[:k]) if p.id in order), None)
+        order.insert(order.index(before) + 1 if before else 0, shot.id)
+    return [by_id[sid] for sid in order if sid not in edit.dropped]
 
 
 def cut_duration_s(decisions: Sequence[EditDecision]) -> float:

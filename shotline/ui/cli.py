@@ -248,9 +248,51 @@ def _not_built(what: str) -> None:
 
 
 @app.command()
-def chat(project: Annotated[str | None, typer.Option("--project")] = None) -> None:
-    """Talk to the director about a project (not built yet)."""
-    _not_built("chat")
+def chat(
+    project: Annotated[
+        str | None, typer.Option("--project", help="continue this project (or start it)")
+    ] = None,
+    ratio: RatioOpt = "16:9",
+    provider: Annotated[str, typer.Option("--provider", help="video model for a new project")] = "animatic",
+    budget: Annotated[
+        float | None, typer.Option("--budget", help="most a new project may spend, USD")
+    ] = None,
+) -> None:
+    """Talk to the director: one message per line on stdin; answers on stdout.
+
+    While a render waits for approval, answer yes, no, or a budget. If the input ends first, the
+    approval waits in the project: run `shotline chat --project ID` again to answer it.
+    """
+    from shotline.ui.session import Studio, approval_text  # the line loads only for commands that run it
+
+    settings = Settings()
+    out = Console(soft_wrap=True)
+    try:
+        with Studio(settings) as studio:
+            pid = project if project and studio.exists(project) else studio.create(
+                project_id=project, ratio=_check_ratio(ratio), provider=provider, budget_usd=budget)  # fmt: skip
+            out.print(f"[bold]project {pid}[/] (version {studio.state(pid).get('version', 0)})")
+            if (waiting := studio.pending_approval(pid)) is not None:
+                out.print(approval_text(waiting))
+            for line in sys.stdin:
+                if not line.strip():
+                    continue
+                reply = studio.send(pid, line.strip(), on_event=_chat_event)
+                for text in reply.messages:
+                    out.print(text)
+            if studio.pending_approval(pid) is not None:
+                out.print(f"waiting for approval: run `shotline chat --project {pid}` to answer")
+    except BAD_INPUT as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    except ShotlineError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from None
+
+
+def _chat_event(event: dict[str, Any]) -> None:
+    if event.get("status") in {"done", "finished", "decided", "retry", "refused"} and event.get("message"):
+        console.print(f"[dim]{event.get('stage')}: {event['message']}[/]")
 
 
 @app.command()

@@ -3,7 +3,9 @@
 Used when no image model is configured, so the bible always has pictures. A character sheet shows
 four labelled views of a simple figure dressed in the character's bible colour: a face close-up,
 front, side (profile) and back. A set plate shows the location's backdrop colour as an interior or
-exterior, by day or night. Deterministic: the same request gives the same bytes. No network.
+exterior, by day or night, with each landmark of the set's layout (door, window, counter, lamp ...)
+drawn at its place in the animatic's own shapes, so the plate and every storyboard frame show the
+same set. Deterministic: the same request gives the same bytes. No network.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from PIL import Image, ImageColor, ImageDraw
 from shotline.errors import ProviderError
 from shotline.tools.fonts import font
 from shotline.tools.image.base import ImageCard, ImageRequest, SheetSubject, image_key_payload, write_image
+from shotline.tools.video.animatic import FRAMINGS, _draw_lamp, _draw_landmarks, _Stage
+from shotline.tools.video.base import SetMark, ShotVisual
 
 PROVIDER = "local"
 VIEWS = ("face", "front", "side", "back")
@@ -35,6 +39,8 @@ SKIN: RGB = (233, 198, 163)
 BLACK: RGB = (0, 0, 0)
 WHITE: RGB = (255, 255, 255)
 NIGHT_GAIN = (0.32, 0.36, 0.52)  # per channel: darker and bluer
+FLOOR = 0.68  # a plate's interior: where the wall meets the floor, as a fraction of the height
+HORIZON = 0.62  # a plate's exterior: where the skyline meets the ground
 
 CARD = ImageCard(
     name=PROVIDER,
@@ -51,6 +57,20 @@ CARD = ImageCard(
 )
 
 
+class SetSubject(SheetSubject):
+    """A set plate's subject with the set's layout, so the offline plate draws each landmark at its x.
+
+    A subclass rather than a field of `SheetSubject`: only the offline renderer reads it (hosted models
+    read the landmarks from the prompt), and `LocalSheets.key_payload` puts them in the cache key.
+    """
+
+    landmarks: tuple[SetMark, ...] = ()
+
+
+def landmarks_of(subject: SheetSubject) -> tuple[SetMark, ...]:
+    return subject.landmarks if isinstance(subject, SetSubject) else ()
+
+
 class LocalSheets:
     """The offline image model: draws `request.subject`; needs no key and never fails for lack of one."""
 
@@ -60,7 +80,16 @@ class LocalSheets:
         return None
 
     def key_payload(self, request: ImageRequest) -> dict[str, Any]:
-        return image_key_payload(request, self.card)
+        """The shared payload, plus the landmarks a plate draws (a moved door is a new plate). A set
+        with no layout keeps the key it always had."""
+        payload = image_key_payload(request, self.card)
+        marks = landmarks_of(request.subject) if request.subject is not None else ()
+        if marks:
+            payload["subject"] = {
+                **payload["subject"],
+                "landmarks": [m.model_dump(mode="json") for m in marks],
+            }
+        return payload
 
     async def generate(self, request: ImageRequest, dest_dir: Path) -> list[Path]:
         if request.subject is None:
@@ -274,7 +303,8 @@ def _draw_face(draw: ImageDraw.ImageDraw, stage: Box, pal: Palette) -> None:
 
 def set_plate(subject: SheetSubject, size: tuple[int, int], seed: int | None = None) -> Image.Image:
     """The location as an empty plate: interior (wall, floor, window, door) or exterior (sky,
-    skyline, ground), night darker and bluer, labelled along the bottom."""
+    skyline, ground), with the layout's landmarks in place of the generic window and door, night
+    darker and bluer with its lamps lit, labelled along the bottom."""
     w, h = size
     s = SUPERSAMPLE
     W, H = w * s, h * s
@@ -282,12 +312,23 @@ def set_plate(subject: SheetSubject, size: tuple[int, int], seed: int | None = N
     img = Image.new("RGB", (W, H), base)
     draw = ImageDraw.Draw(img)
     rng = random.Random(hashlib.sha256(f"{subject.name}:{seed or 0}".encode()).digest())
-    lights = (_interior if subject.interior else _exterior)(draw, W, H, base, rng)
+    marks = landmarks_of(subject)
+    if subject.interior:
+        lights = _interior(draw, W, H, base, rng, furnish=not marks)
+        horizon = H * FLOOR
+    else:
+        lights = _exterior(draw, W, H, base, rng)
+        horizon = H * HORIZON
+    stage = _plate_stage(w, h)
+    if marks:
+        _draw_layout(draw, stage, subject, marks, horizon)
     if subject.night:
         img = _night(img)
         draw = ImageDraw.Draw(img)
         for box in lights:  # lit windows: a night plate is not just a dark day plate
             draw.rectangle(box, fill=(236, 196, 110))
+        for mark in (m for m in marks if m.kind == "lamp"):
+            _draw_lamp(draw, stage, 1.0, stage.x(mark.x), horizon, glow=img)
     band = H * 0.09
     draw.rectangle((0, H - band, W, H), fill=(24, 24, 28))
     when = "NIGHT" if subject.night else "DAY"
@@ -296,11 +337,42 @@ def set_plate(subject: SheetSubject, size: tuple[int, int], seed: int | None = N
     return img.resize(size, Image.Resampling.LANCZOS)
 
 
-def _interior(draw: ImageDraw.ImageDraw, W: int, H: int, base: RGB, rng: random.Random) -> list[Box]:
-    """Wall, floor, a window and a door; returns the boxes lit at night (none: the window shows the dark)."""
-    floor = H * 0.68
+def _plate_stage(w: int, h: int) -> _Stage:
+    """The animatic's stage with no margin: landmark x 0..1 maps straight onto the plate's width."""
+    return _Stage(w=w, h=h, cw=w, ch=h, ss=SUPERSAMPLE)
+
+
+def _draw_layout(
+    draw: ImageDraw.ImageDraw,
+    stage: _Stage,
+    subject: SheetSubject,
+    marks: tuple[SetMark, ...],
+    horizon: float,
+) -> None:
+    """The landmarks as the animatic's wide shot draws them (set zoom 1: each at its own x), labelled."""
+    visual = ShotVisual(
+        shot_id="plate",
+        framing="wide",
+        camera="static",
+        location=subject.name,
+        backdrop=subject.color,
+        night=subject.night,
+        interior=subject.interior,
+        landmarks=marks,
+    )
+    _draw_landmarks(draw, stage, FRAMINGS["wide"], visual, horizon)
+
+
+def _interior(
+    draw: ImageDraw.ImageDraw, W: int, H: int, base: RGB, rng: random.Random, furnish: bool = True
+) -> list[Box]:
+    """Wall, floor and, for a set with no layout, a window and a door; returns the boxes lit at night
+    (none: the window shows the dark)."""
+    floor = H * FLOOR
     draw.rectangle((0, floor, W, H), fill=_mix(base, BLACK, 0.35))
     draw.rectangle((0, floor - H * 0.015, W, floor), fill=_mix(base, BLACK, 0.55))  # skirting
+    if not furnish:
+        return []
     wx = W * rng.uniform(0.12, 0.42)
     win = (wx, H * 0.18, wx + W * 0.22, H * 0.52)
     draw.rectangle(win, fill=_mix(base, WHITE, 0.7), outline=_mix(base, BLACK, 0.5), width=max(2, W // 200))
@@ -321,7 +393,7 @@ def _interior(draw: ImageDraw.ImageDraw, W: int, H: int, base: RGB, rng: random.
 
 def _exterior(draw: ImageDraw.ImageDraw, W: int, H: int, base: RGB, rng: random.Random) -> list[Box]:
     """Sky, a skyline and the ground; returns window boxes to light at night."""
-    horizon = H * 0.62
+    horizon = H * HORIZON
     sky_top, sky_low = _mix(base, WHITE, 0.65), _mix(base, WHITE, 0.35)
     steps = 32
     for i in range(steps):
