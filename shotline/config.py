@@ -30,6 +30,10 @@ class Settings(BaseSettings):
         default="local", description="reference sheets: local, seedream, openai, flux"
     )
     poll_s: float = Field(default=2.0, gt=0, description="shortest wait between polls of a hosted task")
+    upload_max_bytes: int = Field(default=20_000_000, ge=1, description="largest upload the API and UI take")
+    webhook_allow_private: bool = Field(
+        default=False, description="let webhooks reach private and loopback addresses (tests, intranets)"
+    )
 
     ark_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("ARK_API_KEY"))
     kling_access_key: SecretStr | None = Field(

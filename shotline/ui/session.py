@@ -59,7 +59,12 @@ def make_film(
         parse(screenwriter.to_script(text, filename=source.name))
     except ScriptError as exc:
         raise ScriptError(f"{source}: {exc}") from exc
-    crew = crew or Crew(settings=settings, routing=RoutingPolicy(order=policy))
+    crew = crew or Crew(
+        settings=settings,
+        routing=RoutingPolicy(order=policy),
+        llm=chat_model(settings),
+        judge=judge_from_settings(settings),
+    )
     crew.cards(provider)  # an unknown, unbuilt or keyless provider fails here, before anything is written
     order = Order(
         source_name=source.name,
