@@ -247,8 +247,11 @@ def _owned(pid: str, request: Request, who: User) -> str:
 Owned = Annotated[str, Depends(_owned)]
 
 
-def create_app(settings: Settings | None = None, crew: Crew | None = None, *, workers: int = 4) -> FastAPI:
-    """The API as an ASGI app. `shotline serve` runs it with the Gradio studio mounted at /ui."""
+def create_app(
+    settings: Settings | None = None, crew: Crew | None = None, *, workers: int = 4, ui: bool = False
+) -> FastAPI:
+    """The API as an ASGI app; with `ui`, the Gradio studio mounted at /ui on the same projects
+    (sign in there with your user name and your API token)."""
     settings = settings or Settings()
     service = Service(settings, crew, workers=workers)
 
@@ -418,6 +421,26 @@ def create_app(settings: Settings | None = None, crew: Crew | None = None, *, wo
         atomic_write(target, data)
         return UploadOut(kind=kind, sha256=checked.sha256, size=len(data), stored_as=target.name)
 
+    if ui:
+        import gradio as gr
+
+        from shotline.ui.chat import build_ui
+
+        def sign_in(username: str, password: str) -> bool:
+            return any(
+                hmac.compare_digest(token.encode(), password.encode()) and user == username
+                for token, user in service.tokens.items()
+            )
+
+        app = gr.mount_gradio_app(
+            app,
+            build_ui(service),
+            path="/ui",
+            auth=sign_in,
+            auth_message="Sign in with your user name and your Shotline API token.",
+            allowed_paths=[str(settings.root)],
+            max_file_size=settings.upload_max_bytes,
+        )
     return app
 
 

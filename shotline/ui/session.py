@@ -4,6 +4,7 @@ behaves the same."""
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 import uuid
 from collections.abc import Callable
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from langgraph.types import Command
+from PIL import Image
 
 from shotline.agents import screenwriter
 from shotline.agents.breakdown import slug
@@ -21,10 +23,11 @@ from shotline.agents.state import LineState, Order, Turn, Version
 from shotline.config import Settings
 from shotline.errors import InputError, ScriptError, ShotlineError
 from shotline.memory.models import Ratio
-from shotline.memory.store import checkpointer
+from shotline.memory.store import atomic_write, checkpointer
 from shotline.tools.fountain import parse
 from shotline.tools.judge import judge_from_settings
 from shotline.tools.llm import chat_model
+from shotline.tools.references import VIEWS
 from shotline.tools.routing import Order as RoutingOrder
 from shotline.tools.routing import RoutingPolicy
 
@@ -244,6 +247,36 @@ class Studio:
         """The history's revert button: the same path as 'go back to version N'."""
         return self.send(pid, f"go back to version {version}", command=Decision(
             actions=[Revert(version=version)], summary=f"back to version {version}"), on_event=on_event)  # fmt: skip
+
+    def use_reference(self, pid: str, who: str, view: str, image: bytes) -> Path:
+        """A person's own picture for one view of a character: re-encoded as PNG (nothing of the
+        upload but its pixels is kept) under the project's refs folder, used from the next render."""
+        if view not in VIEWS:
+            raise InputError(f"view must be one of {', '.join(VIEWS)}")
+        if self.pending_approval(pid) is not None:
+            raise InputError("answer the pending approval first")
+        state = self.state(pid)
+        breakdown = state.get("breakdown")
+        key = who.strip().casefold()
+        character = next(
+            (
+                c
+                for c in (breakdown.characters if breakdown else [])
+                if key in {c.id.casefold(), c.name.casefold()}
+            ),
+            None,
+        )
+        if character is None:
+            raise InputError(f"there is no character called {who!r}")
+        folder = self.settings.projects_dir / pid / "refs"
+        with Image.open(io.BytesIO(image)) as picture:
+            buffer = io.BytesIO()
+            picture.convert("RGB").save(buffer, format="PNG")
+        path = atomic_write(folder / f"{character.id}.{view}.png", buffer.getvalue())
+        if state["order"].get("refs_dir") != str(folder):
+            order = {**state["order"], "refs_dir": str(folder)}
+            self.graph.update_state(self._config(pid), {"order": order}, as_node="editor")
+        return path
 
     def _run(self, pid: str, payload: Any, on_event: Callable[[Event], None]) -> Reply:
         config = self._config(pid)
