@@ -31,6 +31,7 @@ from shotline.ui.session import approval_text
 LOCAL_USER = "local"
 VIEWS = ("front", "side", "back", "face")  # the order offered in the picker
 POLL_S = 0.25
+PANELS = ("chat", "storyboard", "cut", "cost", "approval", "bible", "references", "history", "targets")
 
 
 def _user(request: gr.Request | None) -> str:
@@ -177,40 +178,39 @@ class StudioUI:
     # --- turns ----------------------------------------------------------------------------------
 
     def run(self, pid: str, work, label: str) -> Iterator[tuple]:
-        """Start a turn and stream it: the chat shows a live progress bubble until the turn ends."""
+        """Start a turn and stream it: while it works, the chat with a live progress bubble (cheap,
+        a few times a second); when it ends, every panel."""
         try:
             seq = self.service.runs.start(pid, work)
         except ShotlineError as exc:
-            yield (*self.panels(pid)[:1], *self.panels(pid)[1:])
             gr.Warning(str(exc))
+            yield self.panels(pid)
             return
         lines: list[str] = []
+        unchanged = tuple(gr.update() for _ in range(len(PANELS) - 1))
+        first = True
         while True:
             events = self.book.after(pid, seq)
             for event in events:
                 seq = event.seq
-                if event.kind == "progress" and event.data.get("message"):
-                    lines.append(f"{event.data.get('stage')}: {event.data['message']}")
-                elif (
-                    event.kind == "progress"
-                    and event.data.get("stage") == "render"
-                    and event.data.get("shot_id")
-                ):
-                    lines.append(f"shot {event.data['shot_id']}: {event.data.get('status')}")
-            ended = any(e.kind in TERMINAL for e in events)
-            chat = self.chat(pid)
-            if not ended:
+                data = event.data
+                if event.kind == "progress" and data.get("message"):
+                    lines.append(f"{data.get('stage')}: {data['message']}")
+                elif event.kind == "progress" and data.get("stage") == "render" and data.get("shot_id"):
+                    lines.append(f"shot {data['shot_id']}: {data.get('status')}")
+            if any(e.kind in TERMINAL for e in events):
+                for error in (e.data["message"] for e in events if e.kind == "error"):
+                    gr.Warning(error)
+                yield self.panels(pid)
+                return
+            if events or first:
+                chat = self.chat(pid)
                 bubble = {"title": label, "status": "pending"}
                 chat.append(
                     {"role": "assistant", "content": "\n".join(lines[-12:]) or "…", "metadata": bubble}
                 )
-            panels = self.panels(pid)
-            yield (chat, *panels[1:])
-            if ended:
-                errors = [e.data["message"] for e in events if e.kind == "error"]
-                if errors:
-                    gr.Warning(errors[-1])
-                return
+                yield (chat, *unchanged)
+                first = False
             time.sleep(POLL_S)
 
 
@@ -241,7 +241,11 @@ def _card(shot: Any, ratio: str, folder: Path) -> Path:
 def build_ui(service: Any) -> gr.Blocks:
     """The Gradio app over a `ui.api.Service` (the same studio, runs and events as the REST API)."""
     ui = StudioUI(service)
-    providers = [i.name for i in catalog(service.settings) if i.unavailable is None] or ["animatic"]
+    usable = [i.name for i in catalog(service.settings) if i.unavailable is None] or ["animatic"]
+    extra = sorted(
+        {key.split("/")[0] for key in service.studio.crew.models} - set(usable)
+    )  # models put in the crew
+    providers = usable + extra
 
     with gr.Blocks(title="Shotline studio") as app:
         current = gr.BrowserState(None, storage_key="shotline-project")
