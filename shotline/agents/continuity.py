@@ -703,3 +703,31 @@ def _with_costume(character: Character, edit: ChangeBible, scene_ids: list[str])
         same.scenes = sorted({*same.scenes, *scene_ids}, key=lambda s: int(s.removeprefix("sc")))
         return character.model_copy(update={"costumes": [c for c in kept if c.scenes]})
     return character.model_copy(update={"costumes": [*(c for c in kept if c.scenes), variant]})
+
+
+def restate(storyboard: Storyboard, before: Breakdown, after: Breakdown) -> Storyboard:
+    """Shots whose own words still say the old look ("her yellow rain jacket") after a bible change
+    say the new one, so a prompt never carries both; only where the shot shows that character and
+    the scene has no costume variant of its own."""
+    changes: dict[str, list[tuple[str, str]]] = {}
+    old_cast = {c.id: c for c in before.characters}
+    for c in after.characters:
+        was = old_cast.get(c.id)
+        if was is None:
+            continue
+        pairs = [(v, c.attributes[k]) for k, v in was.attributes.items() if c.attributes.get(k, v) != v]
+        if pairs:
+            changes[c.id] = pairs
+    if not changes:
+        return storyboard
+    shots = []
+    for shot in storyboard.shots:
+        action = shot.action
+        for cid in shot.characters:
+            character = after.character(cid)
+            if cid not in changes or character.costume_in(shot.scene) is not None:
+                continue
+            for old, new in changes[cid]:
+                action = re.sub(re.escape(old), new, action, flags=re.IGNORECASE)
+        shots.append(shot if action == shot.action else shot.model_copy(update={"action": action}))
+    return storyboard.model_copy(update={"shots": shots})

@@ -6,16 +6,20 @@ actions in `agents/decisions.py`; the agents apply them, and money is spent only
 which no message, script or model answer can skip.
 
 The model sees the person's message and a summary of the project (cast, sets, shot list). It never
-sees a key, and the screenplay reaches it only as quoted data.
+sees a key, and the screenplay reaches it only as quoted data. Whatever it answers, no secret the
+line holds (a provider key, an API token) comes back out: every decision is scrubbed of them before
+any agent acts on it or any text of it reaches the chat.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
+from pydantic import BaseModel, SecretStr
 
 from shotline.agents.commands import read_command
 from shotline.agents.decisions import (
@@ -25,10 +29,19 @@ from shotline.agents.decisions import (
     Retime,
     Situation,
     Trim,
+    WriteScript,
 )
+from shotline.config import Settings
+from shotline.errors import ScriptError
 from shotline.memory.models import FPS
+from shotline.tools.fountain import looks_like_fountain, parse
 from shotline.tools.llm import structured
+from shotline.tools.text import has_cjk
 from shotline.tools.timeline import cut_shots
+
+M = TypeVar("M", bound=BaseModel)
+REDACTED = "***"
+MIN_SECRET_CHARS = 8  # shorter is no real key, and blanking it would garble ordinary words
 
 SYSTEM = """You are the director of an AI film production line. A person talks to you about their short film.
 Read their message and decide what the crew must do, as a Decision: a list of actions from the schema, in order,
@@ -69,9 +82,16 @@ def situation_of(state: dict[str, Any], providers: list[str], last_character: st
 
 
 def decide(message: str, situation: Situation, llm: BaseChatModel | None = None) -> Decision:
-    """One decision for one message: from the chat model when there is one, else the command grammar."""
+    """One decision for one message: from the chat model when there is one, else the command grammar.
+    Either way the decision carries no secret: a key the model (or the grammar) echoes is blanked."""
+    secrets = known_secrets(llm)
     if llm is None:
-        return read_command(message, situation)
+        if not situation.has_film and _is_screenplay(message):
+            # a screenplay pasted in chat is the film, whatever its lines say: the grammar's guard
+            # against injected instructions is for the person's commands, not for the script's text
+            summary = "按剧本拍新片" if has_cjk(message) else "new film from the screenplay"
+            return redact(Decision(actions=[WriteScript(brief=message.strip())], summary=summary), secrets)
+        return redact(read_command(message, situation), secrets)
     summary = situation.model_dump(mode="json")
     messages = [
         SystemMessage(SYSTEM),
@@ -83,7 +103,63 @@ def decide(message: str, situation: Situation, llm: BaseChatModel | None = None)
             + "\n```"
         ),
     ]
-    return structured(llm, Decision, messages)
+    return redact(structured(llm, Decision, messages), secrets)
+
+
+def _is_screenplay(text: str) -> bool:
+    """Fountain with at least one scene heading (a brief that merely opens with a capitalised line is not)."""
+    if not looks_like_fountain(text):
+        return False
+    try:
+        return any(e.kind == "scene_heading" for e in parse(text).elements)
+    except ScriptError:
+        return False
+
+
+def known_secrets(llm: BaseChatModel | None = None) -> list[str]:
+    """Every secret value the line holds, longest first: each `SecretStr` setting (provider keys, API
+    tokens; read from the environment and .env as the line reads them) and the chat model's own key."""
+    found: set[str] = set()
+    try:
+        settings: BaseModel | None = Settings()
+    except Exception:  # settings that do not validate give the line no key either
+        settings = None
+    for source in (settings, llm):
+        if source is None:
+            continue
+        for name in type(source).model_fields:
+            value = getattr(source, name, None)
+            if not isinstance(value, SecretStr):
+                continue
+            whole = value.get_secret_value()
+            parts = [whole, *whole.replace("\n", ",").split(",")]  # SHOTLINE_API_TOKENS: 'alice:tok1,tok2'
+            for part in parts:
+                for secret in (part.strip(), part.partition(":")[2].strip()):
+                    if len(secret) >= MIN_SECRET_CHARS:
+                        found.add(secret)
+    return sorted(found, key=len, reverse=True)
+
+
+def redact(value: M, secrets: Sequence[str]) -> M:
+    """`value` with every occurrence of a secret in any of its texts replaced by ***; the same object
+    when there was none. For whatever a model wrote: a decision, a screenplay, an enrichment."""
+    if not secrets:
+        return value
+
+    def clean(node: Any) -> Any:
+        if isinstance(node, str):
+            for secret in secrets:
+                node = node.replace(secret, REDACTED)
+            return node
+        if isinstance(node, dict):
+            return {clean(k): clean(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [clean(item) for item in node]
+        return node
+
+    data = value.model_dump(mode="json")
+    cleaned = clean(data)
+    return value if cleaned == data else type(value).model_validate(cleaned)
 
 
 def settle(decision: Decision, state: dict[str, Any]) -> Decision:
@@ -129,5 +205,8 @@ def status_answer(state: dict[str, Any], spent_usd: float) -> str:
     lines = [f"Version {state.get('version', 0)}: {len(board.shots) if board else 0} shots."]
     if cut:
         lines.append(f"The cut runs {cut.duration_s:.1f} s ({len(cut.shots)} shots).")
-    lines.append(f"Spent so far: ${spent_usd:.2f}; budget: ${state['order'].get('budget_usd') or 0:.2f}.")
+    budget = state["order"].get("budget_usd") or 0.0
+    lines.append(
+        f"Spent so far: ${spent_usd:.2f}; " + (f"budget: ${budget:.2f}." if budget else "no budget set.")
+    )
     return " ".join(lines)

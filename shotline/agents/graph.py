@@ -159,6 +159,7 @@ def director(state: LineState, runtime: Runtime[Crew]) -> Command:
     situation = direction.situation_of(state, providers=_providers(crew))
     decision = state.get("command") or direction.decide(message, situation, crew.llm)
     decision = direction.settle(decision, state)
+    decision.summary = " ".join(decision.summary.split())[:160]  # one line in the chat, whatever was pasted
     update: dict[str, Any] = {"command": None, "decision": decision, "rewrites": 0, "refused": {}}
     _emit("director", "decided", message=decision.summary, actions=[a.kind for a in decision.actions])
 
@@ -320,7 +321,8 @@ def keep_continuity(state: LineState, runtime: Runtime[Crew]) -> dict[str, Any]:
     breakdown, problems = continuity.apply_bible_edits(state["breakdown"], edits)
     bible = Bible.open(runtime.context.settings.bible_dir, state["project_id"])
     bible.load(breakdown)
-    board = continuity.apply_prompts(state["storyboard"], breakdown)
+    board = continuity.restate(state["storyboard"], state["breakdown"], breakdown)
+    board = continuity.apply_prompts(board, breakdown)
     conflicts = continuity.check(board, breakdown)
     _emit(
         "continuity",

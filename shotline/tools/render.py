@@ -177,7 +177,11 @@ class Renderer:
         return render_key(self.model_for(request).key_payload(request))
 
     def cost_of(self, request: RenderRequest) -> float:
-        return self.model_for(request).card.cost(request.duration_s, request.resolution)
+        """What the provider will bill: its own quote for this request when it has one (prices that
+        depend on audio, references ...), else its card's rate."""
+        model = self.model_for(request)
+        quote = getattr(model, "quote_usd", None)
+        return quote(request) if quote else model.card.cost(request.duration_s, request.resolution)
 
     def estimate_usd(self, jobs: Sequence[ShotJob | RenderRequest]) -> float:
         """What rendering these will cost on their first choice, not counting takes already stored.

@@ -16,6 +16,7 @@ from shotline.config import Settings
 from shotline.errors import (
     BudgetExceeded,
     InputError,
+    LLMConfigError,
     NotBuiltError,
     ProviderUnavailable,
     ShotlineError,
@@ -33,7 +34,14 @@ app = typer.Typer(
 console = Console(stderr=True, soft_wrap=True)
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "last_delivery.fountain"
 STAGES = ("director", "screenwriter", "continuity", "render", "qc", "editor")
-BAD_INPUT = (InputError, UnknownProviderError, NotBuiltError, BudgetExceeded, ProviderUnavailable)
+BAD_INPUT = (
+    InputError,
+    UnknownProviderError,
+    NotBuiltError,
+    BudgetExceeded,
+    ProviderUnavailable,
+    LLMConfigError,
+)
 
 
 class LineProgress:
@@ -242,11 +250,6 @@ def providers() -> None:
     Console(width=200).print(table)
 
 
-def _not_built(what: str) -> None:
-    console.print(f"[red]error:[/] {what} is not built yet; use `shotline make` or `shotline demo`")
-    raise typer.Exit(2)
-
-
 @app.command()
 def chat(
     project: Annotated[
@@ -257,54 +260,103 @@ def chat(
     budget: Annotated[
         float | None, typer.Option("--budget", help="most a new project may spend, USD")
     ] = None,
+    script: Annotated[
+        Path | None,
+        typer.Option(
+            "--script", help="a .fountain screenplay or a .txt/.md brief, sent as the first message"
+        ),
+    ] = None,
 ) -> None:
     """Talk to the director: one message per line on stdin; answers on stdout.
 
-    While a render waits for approval, answer yes, no, or a budget. If the input ends first, the
-    approval waits in the project: run `shotline chat --project ID` again to answer it.
+    A screenplay spans many lines: give it with --script FILE, sent whole as the first message.
+
+    While a render waits for approval, answer yes, no, or a budget (e.g. 'budget $5').
+
+    If the input ends first, the approval waits in the project: `shotline chat --project ID` answers it.
     """
+    from itertools import chain
+
+    from rich.markup import escape
+
+    from shotline.agents.screenwriter import read_source
+    from shotline.errors import LLMConfigError
     from shotline.ui.session import Studio, approval_text  # the line loads only for commands that run it
 
-    settings = Settings()
-    out = Console(soft_wrap=True)
+    out = Console(soft_wrap=True, markup=False, highlight=False, emoji=False)  # shown as written
     try:
+        first = read_source(script) if script is not None else None  # a bad file fails before any project
+        settings = Settings()
         with Studio(settings) as studio:
             pid = project if project and studio.exists(project) else studio.create(
                 project_id=project, ratio=_check_ratio(ratio), provider=provider, budget_usd=budget)  # fmt: skip
-            out.print(f"[bold]project {pid}[/] (version {studio.state(pid).get('version', 0)})")
+            out.print(f"project {pid} (version {studio.state(pid).get('version', 0)})")
             if (waiting := studio.pending_approval(pid)) is not None:
                 out.print(approval_text(waiting))
-            for line in sys.stdin:
-                if not line.strip():
+            messages = chain([first] if first is not None else [], (ln.strip() for ln in sys.stdin))
+            for message in messages:
+                if not message.strip():
                     continue
-                reply = studio.send(pid, line.strip(), on_event=_chat_event)
+                reply = studio.send(pid, message, on_event=_chat_event)
                 for text in reply.messages:
                     out.print(text)
             if studio.pending_approval(pid) is not None:
                 out.print(f"waiting for approval: run `shotline chat --project {pid}` to answer")
-    except BAD_INPUT as exc:
-        console.print(f"[red]error:[/] {exc}")
+    except (*BAD_INPUT, LLMConfigError) as exc:
+        console.print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(2) from None
     except ShotlineError as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(1) from None
 
 
 def _chat_event(event: dict[str, Any]) -> None:
-    if event.get("status") in {"done", "finished", "decided", "retry", "refused"} and event.get("message"):
-        console.print(f"[dim]{event.get('stage')}: {event['message']}[/]")
+    """Progress on stderr, as plain text (a message may hold brackets that are not rich markup)."""
+    if event.get("status") not in {"done", "finished", "decided", "retry", "refused"}:
+        return
+    plain: dict[str, Any] = {"markup": False, "highlight": False, "emoji": False}
+    if event.get("message"):
+        console.print(f"{event.get('stage')}: {event['message']}", style="dim", **plain)
+    for conflict in event.get("conflicts", []):
+        console.print(f"  ! {conflict}", style="yellow", **plain)
+    if event.get("flagged"):
+        console.print(
+            f"  ! for a person to review: shots {', '.join(event['flagged'])}", style="yellow", **plain
+        )
 
 
 @app.command()
-def ui() -> None:
-    """Open the Gradio studio (not built yet)."""
-    _not_built("the Gradio UI")
+def ui(
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 7860,
+) -> None:
+    """Open the studio in a browser (Gradio), for this machine's user; no sign-in."""
+    from shotline.ui.api import Service  # the web stack loads only for the commands that use it
+    from shotline.ui.chat import build_ui
+
+    settings = Settings()
+    with Service(settings) as service:
+        build_ui(service).launch(server_name=host, server_port=port, allowed_paths=[str(settings.root)])
 
 
 @app.command()
-def serve() -> None:
-    """Serve the HTTP API for bots (not built yet)."""
-    _not_built("the HTTP API")
+def serve(
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8000,
+) -> None:
+    """Serve the HTTP API for bots under /v1, with the studio at /ui (SHOTLINE_API_TOKENS required)."""
+    import uvicorn
+
+    from shotline.ui.api import create_app, parse_tokens
+
+    settings = Settings()
+    try:
+        if not parse_tokens(settings.api_tokens.get_secret_value() if settings.api_tokens else None):
+            raise InputError("set SHOTLINE_API_TOKENS (e.g. 'alice:<token>,bob:<token>') before serving")
+    except InputError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    uvicorn.run(create_app(settings, ui=True), host=host, port=port, log_level="info")
 
 
 def main() -> None:  # pragma: no cover - console entry point

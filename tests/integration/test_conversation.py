@@ -73,6 +73,8 @@ def test_a_whole_conversation_spends_only_after_yes_and_touches_only_what_it_mus
     assert changed == MEI
     assert "red rain jacket" in v2["breakdown"].character("mei").description
     assert all("red rain jacket" in s.prompt for s in v2["storyboard"].shots if s.id in MEI)
+    assert not any("yellow" in s.prompt for s in v2["storyboard"].shots)  # her own lines follow the bible
+    assert not [c.message for c in v2["conflicts"] if "jacket" in c.attribute]
 
     shorter = studio.send(pid, "shot 4 shorter")
     v3 = studio.state(pid)

@@ -309,6 +309,17 @@ def test_billed_price_follows_the_audio_flag_on_1_5_pro(server: FakeServer) -> N
     assert loud.billed_usd == pytest.approx(0.2592) and quiet.billed_usd == pytest.approx(0.1296)
 
 
+def test_the_estimate_is_quoted_at_the_rate_the_task_is_billed_at(server: FakeServer) -> None:
+    """People approve the estimate: 1.5 pro without audio is billed at half the audio rate, so the
+    quote must not ask them to approve twice what they will pay."""
+    m = wrapper(server, model_id="seedance-1-5-pro-251215")
+    loud, quiet = m.quote_usd(request(audio=True)), m.quote_usd(request(audio=False))
+    assert loud == pytest.approx(m.card.cost(5.0, "720p"))
+    assert quiet == pytest.approx(loud / 2)
+    two = wrapper(server, model_id="dreamina-seedance-2-0-260128")
+    assert two.quote_usd(request()) == pytest.approx(two.card.cost(5.0, "720p"))
+
+
 @pytest.mark.parametrize(
     ("code", "refused"),
     [

@@ -317,6 +317,15 @@ class Seedance(Hosted):
     key_names: ClassVar[tuple[str, ...]] = ("ARK_API_KEY",)
     cards: ClassVar[tuple[ModelCard, ...]] = CARDS
 
+    def quote_usd(self, request: RenderRequest) -> float:
+        """The card's price at the rate this request is billed at: 1.5 pro costs half without audio."""
+        card = self._card(request.model_id) if request.model_id else self.card
+        price = TOKEN_PRICES.get(card.model_id)
+        full = card.cost(request.duration_s, request.resolution)
+        if price is None:
+            return full
+        return round(full * price.rate(request.resolution, request.audio) / price.rate("720p", True), 4)
+
     def _card(self, model_id: str | None) -> ModelCard:
         """A Volcengine id (`doubao-…`) names the same model as its BytePlus twin."""
         return super()._card(BYTEPLUS_IDS.get(model_id, model_id) if model_id else None)
