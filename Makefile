@@ -35,6 +35,7 @@ bench: setup
 	$(VENV)/bin/python bench/demo_end_to_end.py
 	$(VENV)/bin/python bench/render_makespan.py
 	$(VENV)/bin/python bench/conflicts.py
+	$(VENV)/bin/python bench/api_load.py
 
 clean:
 	rm -rf out .pytest_cache

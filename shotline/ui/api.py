@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import ipaddress
 import logging
+import re
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,10 +23,13 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import httpx
-from fastapi import Depends, FastAPI, File, Form, Header, Request, UploadFile
+from fastapi import Depends, FastAPI, File, Form, Header, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from shotline.agents.editor import DELIVERABLES
 from shotline.agents.graph import Crew
@@ -49,14 +53,39 @@ class ApiError(Exception):
 
 
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    message = " ".join(str(message).split())  # one line, whatever a caller put in an id or a name
+    if len(message) > _MESSAGE_MAX:
+        message = message[: _MESSAGE_MAX - 1] + "…"
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+
+
+_MESSAGE_MAX = 1000
+_MAX_SEQ = 2**63 - 1  # event numbers are SQLite INTEGERs
+_SEQ = re.compile(r"[0-9]{1,19}")
+_END_GRACE_S = 5.0  # how long a stream whose project went idle waits for the turn's last event
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}  # the router's own refusals
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    """FastAPI's list of validation errors as one line that names the field, e.g. "ratio: Input
+    should be '16:9', '9:16' or '1:1'" (the first error, and how many more there are)."""
+    errors = list(exc.errors())
+    if not errors:
+        return "the request is not valid"
+    loc = tuple(errors[0].get("loc") or ("request",))
+    if loc[0] in {"body", "query", "header", "path", "cookie"} and len(loc) > 1:
+        loc = loc[1:]
+    message = f"{'.'.join(str(part) for part in loc)}: {errors[0].get('msg') or 'is not valid'}"
+    if len(errors) > 1:
+        message += f" (and {len(errors) - 1} more)"
+    return message
 
 
 # --- models --------------------------------------------------------------------------------------
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # as the schema says: no "1" for 1, no false for 0
 
 
 class ProjectIn(_In):
@@ -79,6 +108,36 @@ class ApprovalIn(_In):
 
 class RevertIn(_In):
     version: int = Field(ge=0, le=1_000_000)
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="stable, for programs: unauthorized, not_found, busy, bad_input ...")
+    message: str = Field(description="one line, for people")
+
+
+class ErrorOut(BaseModel):
+    error: ErrorBody
+
+
+def _errors(*statuses: int, by_ref: bool = False) -> dict[int | str, dict[str, Any]]:
+    """What the OpenAPI schema says a route may answer besides success: always the error shape, as
+    JSON (`by_ref` for a route whose own responses are not JSON, the event stream, so that FastAPI
+    does not document its errors under that route's media type)."""
+    if by_ref:
+        content = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}
+        return {status: {"description": _ERROR_TEXT[status], "content": content} for status in statuses}
+    return {status: {"model": ErrorOut, "description": _ERROR_TEXT[status]} for status in statuses}
+
+
+_ERROR_TEXT = {
+    400: "Refused by the line",
+    401: "No or an unknown bearer token",
+    404: "No such project (or not yours), file or version",
+    409: "The project is busy with a turn, or nothing waits for approval",
+    413: "Upload too large",
+    415: "Upload of the wrong kind",
+    422: "Bad input; the message names the field",
+}
 
 
 class Accepted(BaseModel):
@@ -158,16 +217,20 @@ def parse_tokens(raw: str | None) -> dict[str, str]:
 def check_webhook(url: str, *, allow_private: bool = False) -> str:
     """An https URL whose host resolves to public addresses only (unless allowed): a webhook must
     not let a caller make this server reach its own network."""
-    parts = urlsplit(url)
+    try:  # a malformed URL ("https://[::1", a port out of range) raises ValueError here
+        parts = urlsplit(url)
+        hostname, port = parts.hostname, parts.port
+    except ValueError:
+        raise InputError("webhook_url is not a valid URL") from None
     if parts.scheme != "https" and not (allow_private and parts.scheme == "http"):
         raise InputError("webhook_url must be an https:// URL")
-    if not parts.hostname or parts.username or parts.password:
+    if not hostname or parts.username or parts.password:
         raise InputError("webhook_url needs a host and no credentials")
     if not allow_private:
         try:
-            infos = socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
-        except (socket.gaierror, UnicodeError):
-            raise InputError(f"webhook_url host {parts.hostname!r} does not resolve") from None
+            infos = socket.getaddrinfo(hostname, port or 443, type=socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError, ValueError):
+            raise InputError(f"webhook_url host {hostname!r} does not resolve") from None
         for info in infos:
             ip = ipaddress.ip_address(info[4][0])
             if not ip.is_global:
@@ -268,8 +331,27 @@ def create_app(
         openapi_url="/v1/openapi.json",
         docs_url="/v1/docs",
         redoc_url=None,
+        responses=_errors(400, 401, 422),
     )
     app.state.service = service
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # every method of the path, not just those of the first route matched
+            allowed = {
+                method
+                for route in app.router.routes
+                if getattr(route, "methods", None) and route.matches(request.scope)[0] is not Match.NONE
+                for method in route.methods
+            }
+            headers["Allow"] = ", ".join(sorted(allowed)) or headers.get("Allow", "")
+        code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
+        return _error(exc.status_code, code, str(exc.detail), headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _error(422, "bad_input", _validation_message(exc))
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -310,18 +392,30 @@ def create_app(
     def list_projects(who: User) -> list[str]:
         return service.book.projects(who)
 
-    @app.get("/v1/projects/{pid}", response_model=ProjectOut, tags=["projects"])
+    @app.get("/v1/projects/{pid}", response_model=ProjectOut, tags=["projects"], responses=_errors(404))
     def read_project(pid: str, who: User) -> ProjectOut:
         return _project_out(service, service.project(pid, who))
 
-    @app.post("/v1/projects/{pid}/messages", status_code=202, response_model=Accepted, tags=["conversation"])
+    @app.post(
+        "/v1/projects/{pid}/messages",
+        status_code=202,
+        response_model=Accepted,
+        tags=["conversation"],
+        responses=_errors(404, 409),
+    )
     def post_message(pid: str, body: MessageIn, who: User) -> Accepted:
         """Read by the director; the turn runs in the background. Follow `events` to its end."""
         service.project(pid, who)
         seq = service.runs.start(pid, lambda on_event: service.studio.send(pid, body.text, on_event=on_event))
         return Accepted(project_id=pid, events=events_url(pid), after=seq - 1)
 
-    @app.post("/v1/projects/{pid}/approval", status_code=202, response_model=Accepted, tags=["conversation"])
+    @app.post(
+        "/v1/projects/{pid}/approval",
+        status_code=202,
+        response_model=Accepted,
+        tags=["conversation"],
+        responses=_errors(404, 409),
+    )
     def answer_approval(pid: str, body: ApprovalIn, who: User) -> Accepted:
         """Approve or decline the render the project waits on (optionally within a budget)."""
         service.project(pid, who)
@@ -335,28 +429,53 @@ def create_app(
         seq = service.runs.start(pid, lambda on_event: service.studio.approve(pid, answer, on_event=on_event))
         return Accepted(project_id=pid, events=events_url(pid), after=seq - 1)
 
-    @app.get("/v1/projects/{pid}/events", response_class=EventSourceResponse, tags=["conversation"])
+    @app.get(
+        "/v1/projects/{pid}/events",
+        response_class=EventSourceResponse,
+        tags=["conversation"],
+        responses=_errors(400, 401, 404, 422, by_ref=True),
+    )
     async def follow_events(
         pid: Owned,
-        after: int = 0,
+        after: Annotated[int, Query(ge=0, le=_MAX_SEQ)] = 0,
         follow: bool = True,
         last_event_id: Annotated[str | None, Header()] = None,
     ) -> AsyncIterator[ServerSentEvent]:
         """Numbered events: progress, reply, then one of done / waiting / error. With `follow`, the
         stream stays open while the project works and ends when it is idle and everything is sent."""
-        seq = int(last_event_id) if last_event_id and last_event_id.isdigit() else after
+        # ASCII digits that fit SQLite's INTEGER only ("²".isdigit() is true; 2**63 overflows), or `after`
+        resume = last_event_id.strip() if last_event_id else ""
+        seq = int(resume) if _SEQ.fullmatch(resume) and int(resume) <= _MAX_SEQ else after
+        last: str | None = None  # the kind of the last event sent
+        grace_until: float | None = None
         while True:
+            # idle sampled *before* reading: ending on an empty read taken after a turn has finished
+            # writing, never on one taken while it still could (which lost its reply and `done`)
+            idle = not service.runs.busy(pid)
             batch = await asyncio.to_thread(service.book.after, pid, seq)
             for event in batch:
-                seq = event.seq
+                seq, last = event.seq, event.kind
                 yield ServerSentEvent(data=event.data, event=event.kind, id=str(event.seq))
             if batch:
                 continue
-            if not follow or not service.runs.busy(pid):
+            if not follow:
                 return
+            if idle:
+                if last is None or last in TERMINAL:
+                    return
+                # a turn stops being busy a moment before its end (done / waiting / error) is written
+                now = asyncio.get_running_loop().time()
+                grace_until = grace_until or now + _END_GRACE_S
+                if now > grace_until:
+                    return
             await asyncio.sleep(0.1)
 
-    @app.get("/v1/projects/{pid}/history", response_model=list[VersionOut], tags=["history"])
+    @app.get(
+        "/v1/projects/{pid}/history",
+        response_model=list[VersionOut],
+        tags=["history"],
+        responses=_errors(404),
+    )
     def history(pid: str, who: User) -> list[VersionOut]:
         service.project(pid, who)
         current = service.studio.state(pid).get("version", 0)
@@ -371,7 +490,13 @@ def create_app(
             for v in service.studio.history(pid)
         ]
 
-    @app.post("/v1/projects/{pid}/revert", status_code=202, response_model=Accepted, tags=["history"])
+    @app.post(
+        "/v1/projects/{pid}/revert",
+        status_code=202,
+        response_model=Accepted,
+        tags=["history"],
+        responses=_errors(404, 409),
+    )
     def revert(pid: str, body: RevertIn, who: User) -> Accepted:
         service.project(pid, who)
         seq = service.runs.start(
@@ -379,7 +504,7 @@ def create_app(
         )
         return Accepted(project_id=pid, events=events_url(pid), after=seq - 1)
 
-    @app.get("/v1/projects/{pid}/files", response_model=list[FileOut], tags=["files"])
+    @app.get("/v1/projects/{pid}/files", response_model=list[FileOut], tags=["files"], responses=_errors(404))
     def list_files(pid: str, who: User, version: int | None = None) -> list[FileOut]:
         folder = _folder(service, service.project(pid, who), version)
         return [
@@ -393,7 +518,9 @@ def create_app(
             if (folder / name).is_file()
         ]
 
-    @app.get("/v1/projects/{pid}/files/{name}", tags=["files"], response_class=FileResponse)
+    @app.get(
+        "/v1/projects/{pid}/files/{name}", tags=["files"], response_class=FileResponse, responses=_errors(404)
+    )
     def download(pid: str, name: str, who: User, version: int | None = None) -> FileResponse:
         """A deliverable by its name (final.mp4, final.srt, timeline.otio ...); never a path."""
         folder = _folder(service, service.project(pid, who), version)
@@ -401,7 +528,13 @@ def create_app(
             raise ApiError(404, "not_found", f"no file {name!r}; files are {', '.join(DELIVERABLES)}")
         return FileResponse(folder / name, filename=name)
 
-    @app.post("/v1/projects/{pid}/uploads", status_code=201, response_model=UploadOut, tags=["files"])
+    @app.post(
+        "/v1/projects/{pid}/uploads",
+        status_code=201,
+        response_model=UploadOut,
+        tags=["files"],
+        responses=_errors(404, 413, 415),
+    )
     async def upload(
         pid: str,
         who: User,

@@ -139,23 +139,28 @@ class Runs:
         reply: Reply | None = None
         error: str | None = None
         try:
-            reply = work(lambda event: self.book.append(project_id, "progress", event))
-            for text in reply.messages:
-                self.book.append(project_id, "reply", {"text": text, "version": reply.version})
-            error = reply.error
-        except ShotlineError as exc:
-            error = str(exc)
-        except Exception as exc:  # a bug must still end the run for the client, with its type
-            error = f"internal error ({type(exc).__name__}); the project keeps everything it had"
+            try:
+                reply = work(lambda event: self.book.append(project_id, "progress", event))
+                for text in reply.messages:
+                    self.book.append(project_id, "reply", {"text": text, "version": reply.version})
+                error = reply.error
+            except ShotlineError as exc:
+                error = str(exc)
+            except Exception as exc:  # a bug must still end the run for the client, with its type
+                error = f"internal error ({type(exc).__name__}); the project keeps everything it had"
+            # the last event is written while the project still counts as busy: a stream that sees
+            # it idle has seen everything
+            if error:
+                self.book.append(project_id, "error", {"message": error})
+            elif reply is not None and reply.waiting:
+                self.book.append(
+                    project_id, "waiting", {"approval": reply.approval, "version": reply.version}
+                )
+            else:
+                self.book.append(project_id, "done", {"version": reply.version if reply else None})
         finally:
             with self._lock:
                 self._busy.discard(project_id)
-        if error:
-            self.book.append(project_id, "error", {"message": error})
-        elif reply is not None and reply.waiting:
-            self.book.append(project_id, "waiting", {"approval": reply.approval, "version": reply.version})
-        else:
-            self.book.append(project_id, "done", {"version": reply.version if reply else None})
         if self._on_finished:
             self._on_finished(project_id, reply, error)
 
