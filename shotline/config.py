@@ -55,6 +55,17 @@ class Settings(BaseSettings):
     fal_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("FAL_KEY"))
     comfyui_url: str | None = Field(default=None, validation_alias=AliasChoices("COMFYUI_URL"))
 
+    # speech (dialogue voices); OpenAI and MiniMax speech use the keys above
+    elevenlabs_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("ELEVENLABS_API_KEY")
+    )
+    volcengine_tts_app_id: str | None = Field(
+        default=None, validation_alias=AliasChoices("VOLCENGINE_TTS_APP_ID")
+    )
+    volcengine_tts_access_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("VOLCENGINE_TTS_ACCESS_TOKEN")
+    )
+
     # the chat model (SHOTLINE_LLM): its own knobs, then the keys of the providers that serve one
     llm_structured: str | None = Field(
         default=None,
