@@ -81,10 +81,12 @@ def situation_of(state: dict[str, Any], providers: list[str], last_character: st
     )
 
 
-def decide(message: str, situation: Situation, llm: BaseChatModel | None = None) -> Decision:
+def decide(
+    message: str, situation: Situation, llm: BaseChatModel | None = None, settings: Settings | None = None
+) -> Decision:
     """One decision for one message: from the chat model when there is one, else the command grammar.
     Either way the decision carries no secret: a key the model (or the grammar) echoes is blanked."""
-    secrets = known_secrets(llm)
+    secrets = known_secrets(llm, settings)
     if llm is None:
         if not situation.has_film and _is_screenplay(message):
             # a screenplay pasted in chat is the film, whatever its lines say: the grammar's guard
@@ -116,15 +118,16 @@ def _is_screenplay(text: str) -> bool:
         return False
 
 
-def known_secrets(llm: BaseChatModel | None = None) -> list[str]:
+def known_secrets(llm: BaseChatModel | None = None, settings: Settings | None = None) -> list[str]:
     """Every secret value the line holds, longest first: each `SecretStr` setting (provider keys, API
-    tokens; read from the environment and .env as the line reads them) and the chat model's own key."""
+    tokens; the crew's settings, and the environment and .env as the line reads them) and the chat
+    model's own key."""
     found: set[str] = set()
     try:
-        settings: BaseModel | None = Settings()
+        from_env: BaseModel | None = Settings()
     except Exception:  # settings that do not validate give the line no key either
-        settings = None
-    for source in (settings, llm):
+        from_env = None
+    for source in (settings, from_env, llm):
         if source is None:
             continue
         for name in type(source).model_fields:

@@ -157,10 +157,16 @@ def director(state: LineState, runtime: Runtime[Crew]) -> Command:
 
     message = state["messages"][-1]["text"]
     situation = direction.situation_of(state, providers=_providers(crew))
-    decision = state.get("command") or direction.decide(message, situation, crew.llm)
+    decision = state.get("command") or direction.decide(message, situation, crew.llm, crew.settings)
     decision = direction.settle(decision, state)
     decision.summary = " ".join(decision.summary.split())[:160]  # one line in the chat, whatever was pasted
-    update: dict[str, Any] = {"command": None, "decision": decision, "rewrites": 0, "refused": {}}
+    update: dict[str, Any] = {
+        "command": None,
+        "decision": decision,
+        "rewrites": 0,
+        "refused": {},
+        "fresh": [],
+    }
     _emit("director", "decided", message=decision.summary, actions=[a.kind for a in decision.actions])
 
     if back := decision.of(Undo, Revert):
@@ -288,9 +294,15 @@ def write(state: LineState, runtime: Runtime[Crew]) -> dict[str, Any]:
                 order["source_text"], filename=order["source_name"], llm=runtime.context.llm,
                 target_s=order.get("target_s"), ratio=order["ratio"],
             )  # fmt: skip
+        revised = [a.scene for a in decision.of(ReviseScene)] if decision is not None else []
         breakdown = screenwriter.enrich(screenwriter.break_down_script(script), runtime.context.llm)
-        board = screenwriter.storyboard(breakdown, ratio=order["ratio"], target_s=order.get("target_s"))
-        update |= {"script": script, "breakdown": breakdown, "edit": Edit()}
+        # a rewrite keeps the other scenes' shots as they were: no rescaling toward the first target
+        target = None if revised else order.get("target_s")
+        board = screenwriter.storyboard(breakdown, ratio=order["ratio"], target_s=target)
+        if revised:
+            board = _kept_shots(state, board, {f"sc{n}" for n in revised})
+        kept = _kept_edit(state, board, {f"sc{n}" for n in revised}) if revised else Edit()
+        update |= {"script": script, "breakdown": breakdown, "edit": kept}
         if decision is not None and decision.of(WriteScript):
             update |= {"bible_edits": [], "takes": {}, "cut": None}
     breakdown = update.get("breakdown", state.get("breakdown"))
@@ -306,6 +318,35 @@ def write(state: LineState, runtime: Runtime[Crew]) -> dict[str, Any]:
         message=f"{len(breakdown.scenes)} scenes, {len(breakdown.characters)} characters, {len(board.shots)} shots",
     )
     return update
+
+
+def _kept_shots(state: LineState, board, rewritten: set[str]):
+    """After a rewrite, every shot of an untouched scene exactly as it was (its length too), so its
+    render key, and its take, stay."""
+    before = state.get("storyboard")
+    was = {(s.id, s.scene, tuple(s.lines)): s for s in before.shots} if before else {}
+    shots = [
+        was.get((s.id, s.scene, tuple(s.lines)), s) if s.scene not in rewritten else s for s in board.shots
+    ]
+    return board.model_copy(update={"shots": shots})
+
+
+def _kept_edit(state: LineState, board, rewritten: set[str]) -> Edit:
+    """The person's trims, order and drops for shots of scenes a rewrite did not touch."""
+    old, before = state.get("edit") or Edit(), state.get("storyboard")
+    untouched = {s.id for s in board.shots if s.scene not in rewritten}
+    if before is not None:  # the same id in an untouched scene must still be the same shot
+        was = {s.id: (s.scene, s.lines) for s in before.shots}
+        untouched = {
+            sid
+            for sid in untouched
+            if was.get(sid) == next((x.scene, x.lines) for x in board.shots if x.id == sid)
+        }
+    return Edit(
+        order=None if old.order is None else [sid for sid in old.order if sid in untouched],
+        lengths={sid: v for sid, v in old.lengths.items() if sid in untouched},
+        dropped=[sid for sid in old.dropped if sid in untouched],
+    )
 
 
 def keep_continuity(state: LineState, runtime: Runtime[Crew]) -> dict[str, Any]:
@@ -557,6 +598,7 @@ def render(state: LineState, runtime: Runtime[Crew]) -> Command[Literal["editor"
             "references": {sid: _sent(used[p.job_id]) for sid, p in best.items()},
             "refused": {},
             "unrendered": False,
+            "fresh": sorted(sid for sid, p in best.items() if not takes[p.job_id].cache_hit),
         },
     )
 
@@ -673,7 +715,7 @@ def edit(state: LineState, runtime: Runtime[Crew]) -> dict[str, Any]:
     _emit("editor", "done", message=f"{cut.duration_s:.1f} s cut in {out_dir}")
     update: dict[str, Any] = {"cut": cut, "edit": cut_edit}
     if _conversation(state):
-        made = [t for sid, t in state["takes"].items() if sid in cut.shots and not t.cache_hit]
+        made = [t for sid, t in state["takes"].items() if sid in (state.get("fresh") or [])]
         cost = sum(t.cost_usd for t in made)
         text = (
             f"Version {version}: {decision.summary + '. ' if decision and decision.summary else ''}"

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shotline.agents.breakdown import break_down
 from shotline.agents.coverage import clamp, plan_shots
 from shotline.agents.decisions import AddShot
+from shotline.agents.director import known_secrets, redact
 from shotline.errors import InputError, ScriptError
 from shotline.memory.models import Breakdown, Ratio, Shot, Storyboard
 from shotline.tools.fountain import looks_like_fountain, parse
@@ -208,7 +209,8 @@ def write_script(
     ratio: Ratio = "16:9",
 ) -> str:
     """The Fountain script: a screenplay as written; a brief turned into one, by the chat model when
-    there is one (checked by our parser, asked once more if it does not parse), else deterministically."""
+    there is one (checked by our parser, asked once more if it does not parse or has no scene), else
+    deterministically. No secret the line holds survives into the script, whatever the model wrote."""
     if llm is None or is_screenplay(text, filename):
         return to_script(text, filename=filename)
     length = f"about {round(target_s)} seconds of film" if target_s else "under two minutes of film"
@@ -217,18 +219,39 @@ def write_script(
         SystemMessage(WRITER_SYSTEM),
         HumanMessage(f"Write a screenplay for {length}, framed {shape}, from this brief:\n{_quoted(text)}"),
     ]
-    play = structured(llm, Screenplay, messages)
+    secrets = known_secrets(llm)
+    play = redact(structured(llm, Screenplay, messages), secrets)
     script = _with_title(play)
     try:
-        parse(script)
+        _filmable(script)
     except ScriptError as exc:
         messages += [
             AIMessage(play.model_dump_json()),
             HumanMessage(f"That screenplay does not parse ({exc}). Send it again, corrected."),
         ]
-        script = _with_title(structured(llm, Screenplay, messages))
-        parse(script)
+        script = _with_title(redact(structured(llm, Screenplay, messages), secrets))
+        try:
+            _filmable(script)
+        except ScriptError as again:
+            raise ScriptError(f"the chat model sent an unusable screenplay twice: {again}") from None
     return script
+
+
+def _filmable(script: str) -> None:
+    """Raises ScriptError unless the script parses and has a scene to shoot."""
+    if not any(e.kind == "scene_heading" for e in parse(script).elements):
+        raise ScriptError("it has no scene heading (a scene starts with INT. or EXT.)")
+
+
+def _one_scene(text: str) -> None:
+    """Raises ScriptError unless `text` is exactly one scene: its heading first, no title page."""
+    play = parse(text)
+    headings = sum(e.kind == "scene_heading" for e in play.elements)
+    if play.title_page or not play.elements or play.elements[0].kind != "scene_heading" or headings != 1:
+        raise ScriptError(
+            f"it must be exactly one scene starting with its scene heading, with no title page "
+            f"(it has {headings} scene headings)"
+        )
 
 
 def _with_title(play: Screenplay) -> str:
@@ -239,7 +262,8 @@ def _with_title(play: Screenplay) -> str:
 
 
 def rewrite_scene(script: str, scene: int, instruction: str, llm: BaseChatModel | None) -> str:
-    """The script with one scene rewritten as asked; every other scene stays byte for byte."""
+    """The script with one scene rewritten as asked; every other scene stays byte for byte. The
+    model's scene must be one scene, heading first (asked once more if not), and carries no secret."""
     if llm is None:
         raise InputError("rewriting a scene needs a chat model: set SHOTLINE_LLM (e.g. openai:gpt-4.1-mini)")
     play = parse(script)
@@ -254,10 +278,25 @@ def rewrite_scene(script: str, scene: int, instruction: str, llm: BaseChatModel 
         SystemMessage(WRITER_SYSTEM),
         HumanMessage(
             f"Here is scene {scene} of a screenplay:\n{_quoted(old)}\n\nRewrite this scene only, as the "
-            f"person asks:\n{_quoted(instruction)}\nKeep its scene heading and its characters' names."
+            f"person asks:\n{_quoted(instruction)}\nKeep its scene heading and its characters' names. "
+            "Answer with that one scene, starting with its scene heading."
         ),
     ]
-    new = structured(llm, Screenplay, messages).fountain.strip("\n")
+    secrets = known_secrets(llm)
+    answer = redact(structured(llm, Screenplay, messages), secrets)
+    new = answer.fountain.strip("\n")
+    try:
+        _one_scene(new)
+    except ScriptError as exc:
+        messages += [
+            AIMessage(answer.model_dump_json()),
+            HumanMessage(f"That scene does not fit ({exc}). Send scene {scene} again, corrected."),
+        ]
+        new = redact(structured(llm, Screenplay, messages), secrets).fountain.strip("\n")
+        try:
+            _one_scene(new)
+        except ScriptError as again:
+            raise ScriptError(f"the chat model sent an unusable scene {scene} twice: {again}") from None
     rewritten = "\n".join([*lines[:start], new, "", *lines[end:]]).rstrip("\n") + "\n"
     parse(rewritten)
     return rewritten
@@ -282,7 +321,7 @@ def enrich(breakdown: Breakdown, llm: BaseChatModel | None) -> Breakdown:
         ),
         HumanMessage(_quoted(json.dumps(facts, ensure_ascii=False, indent=1))),
     ]
-    more = structured(llm, Enrichment, messages)
+    more = redact(structured(llm, Enrichment, messages), known_secrets(llm))
 
     def fuller(written: str, extra: str | None) -> str:
         extra = (extra or "").strip()

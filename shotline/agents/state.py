@@ -63,6 +63,7 @@ class LineState(TypedDict, total=False):
     bible_edits: list[ChangeBible]  # continuity: look changes the person made, re-applied after a rewrite
     edit: Edit  # editor: order and trims on top of the storyboard
     unrendered: bool  # approve, render: a change waits for a render the person declined
+    fresh: list[str]  # render: the shots rendered (not taken from the cache) in this turn
     script: str  # screenwriter
     breakdown: Breakdown  # screenwriter
     storyboard: Storyboard  # screenwriter, then continuity (prompts)

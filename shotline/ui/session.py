@@ -18,7 +18,7 @@ from PIL import Image
 from shotline.agents import screenwriter
 from shotline.agents.breakdown import slug
 from shotline.agents.decisions import Decision, Revert
-from shotline.agents.graph import Crew, build_graph
+from shotline.agents.graph import CONTENT, Crew, build_graph
 from shotline.agents.state import LineState, Order, Turn, Version
 from shotline.config import Settings
 from shotline.errors import InputError, ScriptError, ShotlineError
@@ -210,7 +210,7 @@ class Studio:
         latest: dict[int, Version] = {}
         for entry in self.state(pid).get("history", []):
             latest[entry["version"]] = entry
-        return [latest[v] for v in sorted(latest)]
+        return [latest[v] for v in sorted(latest) if latest[v]["summary"] != "(failed)"]
 
     def send(
         self,
@@ -227,8 +227,12 @@ class Studio:
             answer = read_approval(text)
             if answer is not None:
                 return self.approve(pid, answer, on_event=on_event)
-            self._run(pid, Command(resume=False), on_event)
+            declined = self._run(pid, Command(resume=False), on_event)
             state = self.state(pid)
+            turn = Turn(role="user", text=text, version=state.get("version", 0))
+            reply = self._run(pid, {"messages": [turn], "command": command}, on_event)
+            reply.messages = [*declined.messages, *reply.messages]  # say that the waiting render was dropped
+            return reply
         turn = Turn(role="user", text=text, version=state.get("version", 0))
         return self._run(pid, {"messages": [turn], "command": command}, on_event)
 
@@ -280,7 +284,8 @@ class Studio:
 
     def _run(self, pid: str, payload: Any, on_event: Callable[[Event], None]) -> Reply:
         config = self._config(pid)
-        before = len(self.state(pid).get("messages", []))
+        start = self.state(pid)
+        before = len(start.get("messages", []))
         error = None
         try:
             for mode, data in self.graph.stream(
@@ -288,11 +293,18 @@ class Studio:
             ):
                 if mode == "custom":
                     on_event(data)
-        except ShotlineError as exc:  # the turn stops; the project keeps everything it had
+        except ShotlineError as exc:  # the turn stops; the project is as it was before it
             error = str(exc)
-            version = self.state(pid).get("version", 0)
-            turn = Turn(role="assistant", text=f"That did not work: {error}", version=version)
-            self.graph.update_state(config, {"messages": [turn]}, as_node="editor")
+            now = self.state(pid)
+            restored = {key: start.get(key) for key in CONTENT}
+            turn = Turn(role="assistant", text=f"That did not work: {error}", version=start.get("version", 0))
+            update: dict[str, Any] = {**restored, "messages": [turn]}
+            if now.get("version") != start.get("version"):  # the version this turn began is void
+                void = Version(
+                    version=now["version"], parent=start.get("version"), summary="(failed)", folder=None
+                )
+                update["history"] = [void]
+            self.graph.update_state(config, update, as_node="editor")
         state = self.state(pid)
         said = [t["text"] for t in state.get("messages", [])[before:] if t["role"] == "assistant"]
         approval = self.pending_approval(pid)

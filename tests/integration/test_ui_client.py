@@ -41,7 +41,7 @@ def _captions(gallery: list[dict]) -> list[str]:
 
 
 def test_a_bot_makes_a_film_through_the_studio(url: str):
-    with pytest.raises(Exception, match="(?i)auth|login|401"):
+    with pytest.raises(Exception, match=r"(?i)auth|login|401"):
         Client(url, verbose=False)  # no sign-in, no studio
     alice = Client(url, auth=("alice", ALICE), verbose=False)
     project, pid, *_ = alice.predict("paid", "16:9", None, api_name="/new_project")
