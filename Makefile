@@ -6,6 +6,7 @@ VENV := .venv
 UV := .tools/bin/uv
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export LANGGRAPH_STRICT_MSGPACK := true
+export SHOTLINE_TEST_ARTIFACTS ?= $(CURDIR)/tests/artifacts
 
 .PHONY: setup demo test lint bench clean
 

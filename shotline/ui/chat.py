@@ -100,14 +100,15 @@ class StudioUI:
             return None, None
         return cut.files.get("final.mp4"), cut.files.get("final.srt")
 
-    def cost(self, pid: str | None) -> str:
+    def cost(self, pid: str | None, *, asking: bool = True) -> str:
+        """Spent, budget, version; with `asking`, the estimate that waits for approval, if one does."""
         if not pid:
             return "No project open."
         state = self.studio.state(pid)
         spent = Ledger(self.settings.root / "ledger.sqlite").spent(pid)
         budget = state["order"].get("budget_usd") or 0.0
         line = f"**Spent ${spent:.2f}**" + (f" of a ${budget:.2f} budget" if budget else " (no budget set)")
-        if (waiting := self.studio.pending_approval(pid)) is not None:
+        if asking and (waiting := self.studio.pending_approval(pid)) is not None:
             line += f" · **${waiting['estimate_usd']:.2f} waits for your approval**"
         return f"{line} · version {state.get('version', 0)} · {state['order']['provider']}"
 
@@ -186,18 +187,34 @@ class StudioUI:
             gr.Warning(str(exc))
             yield self.panels(pid)
             return
-        lines: list[str] = []
-        unchanged = tuple(gr.update() for _ in range(len(PANELS) - 1))
+        # one line per stage message and one per shot, updated in place: a shot's repeated
+        # "running" events must not push everything else out of the bubble
+        lines: dict[tuple[str, str], str] = {}
+
+        def working(first: bool) -> tuple:
+            """While it works nothing waits for approval: the buttons go, and the cost line's "waits"."""
+            return tuple(
+                gr.update(visible=False)
+                if panel == "approval"
+                else self.cost(pid, asking=False)
+                if panel == "cost" and first
+                else gr.update()
+                for panel in PANELS[1:]
+            )
+
         first = True
         while True:
             events = self.book.after(pid, seq)
             for event in events:
                 seq = event.seq
                 data = event.data
-                if event.kind == "progress" and data.get("message"):
-                    lines.append(f"{data.get('stage')}: {data['message']}")
-                elif event.kind == "progress" and data.get("stage") == "render" and data.get("shot_id"):
-                    lines.append(f"shot {data['shot_id']}: {data.get('status')}")
+                if event.kind != "progress":
+                    continue
+                if data.get("stage") == "render" and data.get("shot_id"):
+                    note = f" ({data['message']})" if data.get("message") else ""
+                    lines[("shot", data["shot_id"])] = f"shot {data['shot_id']}: {data.get('status')}{note}"
+                elif data.get("message"):
+                    lines[("stage", str(len(lines)))] = f"{data.get('stage')}: {data['message']}"
             if any(e.kind in TERMINAL for e in events):
                 for error in (e.data["message"] for e in events if e.kind == "error"):
                     gr.Warning(error)
@@ -206,10 +223,9 @@ class StudioUI:
             if events or first:
                 chat = self.chat(pid)
                 bubble = {"title": label, "status": "pending"}
-                chat.append(
-                    {"role": "assistant", "content": "\n".join(lines[-12:]) or "…", "metadata": bubble}
-                )
-                yield (chat, *unchanged)
+                shown = "\n".join(list(lines.values())[-12:]) or "…"
+                chat.append({"role": "assistant", "content": shown, "metadata": bubble})
+                yield (chat, *working(first))
                 first = False
             time.sleep(POLL_S)
 
@@ -263,6 +279,8 @@ def build_ui(service: Any) -> gr.Blocks:
                     placeholder="A brief, a screenplay, or a change: 'make her jacket red', 'shot 4 shorter', 'undo'",
                     file_types=[".fountain", ".txt", ".md", "image"],
                     file_count="multiple",
+                    label="Message",
+                    show_label=False,  # else Gradio shows its class name, "MultimodalTextbox"
                     elem_id="message",
                 )
                 with gr.Row(visible=False, elem_id="approval") as approval:
@@ -270,8 +288,10 @@ def build_ui(service: Any) -> gr.Blocks:
                     decline = gr.Button("Decline", elem_id="decline")
             with gr.Column(scale=6):
                 with gr.Tab("Storyboard"):
-                    board = gr.Gallery(label="Shots", columns=4, height=520, elem_id="storyboard")
-                with gr.Tab("Cut"):
+                    board = gr.Gallery(
+                        label="Shots", columns=4, height=520, object_fit="contain", elem_id="storyboard"
+                    )  # whole frames: cropped to squares, a 16:9 card loses its text
+                with gr.Tab("Cut") as cut_tab:
                     video = gr.Video(label="Latest cut", elem_id="cut", interactive=False)
                 with gr.Tab("Bible"):
                     bible_rows = gr.Dataframe(
@@ -314,6 +334,14 @@ def build_ui(service: Any) -> gr.Blocks:
             return (pid, *ui.panels(pid))
 
         project.change(on_pick, [project], [current, *outputs], api_name=False)
+
+        def on_cut_tab(pid: str | None, request: gr.Request):
+            # Gradio 6 drops a video given with subtitles while its tab is hidden (the player stays
+            # empty when the tab opens): give it again once the tab shows; playback is not reset
+            film, subtitles = ui.cut(ui.owned(pid, _user(request)))
+            return gr.update(value=film, subtitles=subtitles)
+
+        cut_tab.select(on_cut_tab, [current], [video], api_name=False, show_progress="hidden")
 
         def on_message(message: dict, pid: str | None, request: gr.Request):
             user = _user(request)

@@ -83,7 +83,9 @@ def follow(http: httpx.Client, pid: str, after: int) -> list[tuple[str, dict, in
         for line in response.iter_lines():
             if not line:
                 if "data" in fields:
-                    events.append((fields.get("event", "message"), json.loads(fields["data"]), int(fields["id"])))
+                    events.append(
+                        (fields.get("event", "message"), json.loads(fields["data"]), int(fields["id"]))
+                    )
                 fields = {}
             elif not line.startswith(":"):
                 name, _, value = line.partition(":")
