@@ -51,7 +51,7 @@ from shotline.agents.state import LineState, Turn, Version
 from shotline.config import Settings
 from shotline.errors import BudgetExceeded, ProviderUnavailable, RefusedPrompt, RenderError
 from shotline.memory.bible import Bible
-from shotline.memory.models import Edit, Shot, Take
+from shotline.memory.models import Breakdown, Edit, Shot, Take
 from shotline.memory.store import Ledger, TakeStore
 from shotline.tools.image import get_image_model
 from shotline.tools.image.base import ImageModel
@@ -296,6 +296,10 @@ def write(state: LineState, runtime: Runtime[Crew]) -> dict[str, Any]:
             )  # fmt: skip
         revised = [a.scene for a in decision.of(ReviseScene)] if decision is not None else []
         breakdown = screenwriter.enrich(screenwriter.break_down_script(script), runtime.context.llm)
+        if (
+            revised
+        ):  # who and where the film already had keep their looks: a model's new words would re-render all
+            breakdown = _kept_looks(state["breakdown"], breakdown)
         # a rewrite keeps the other scenes' shots as they were: no rescaling toward the first target
         target = None if revised else order.get("target_s")
         board = screenwriter.storyboard(breakdown, ratio=order["ratio"], target_s=target)
@@ -318,6 +322,28 @@ def write(state: LineState, runtime: Runtime[Crew]) -> dict[str, Any]:
         message=f"{len(breakdown.scenes)} scenes, {len(breakdown.characters)} characters, {len(board.shots)} shots",
     )
     return update
+
+
+def _kept_looks(before: Breakdown, after: Breakdown) -> Breakdown:
+    """Characters and sets a rewrite kept, described as they were (with their style); new ones as written."""
+    people = {c.id: c for c in before.characters}
+    places = {loc.id: loc for loc in before.locations}
+    look = ("description", "attributes", "color")
+    return after.model_copy(
+        update={
+            "style": before.style or after.style,
+            "characters": [
+                c.model_copy(update={k: getattr(people[c.id], k) for k in look}) if c.id in people else c
+                for c in after.characters
+            ],
+            "locations": [
+                loc.model_copy(update={k: getattr(places[loc.id], k) for k in look})
+                if loc.id in places
+                else loc
+                for loc in after.locations
+            ],
+        }
+    )
 
 
 def _kept_shots(state: LineState, board, rewritten: set[str]):
