@@ -12,6 +12,7 @@ import struct
 import subprocess
 import tempfile
 import wave
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -86,7 +87,7 @@ def mp3_bytes(seconds: float = 0.5, rate: int = 32_000) -> bytes:
 
 
 @dataclass
-class SpeechFake:
+class SpeechFake(ABC):
     """Shared plumbing: canned replies first (errors, slow answers), then the normal answer."""
 
     canned: list[Reply] = field(default_factory=list)
@@ -99,11 +100,13 @@ class SpeechFake:
             return self.canned.pop(0)
         return self.answer(rec)
 
+    @abstractmethod
     def auth(self, rec: Recorded) -> Reply | None:
-        raise NotImplementedError
+        """The provider's answer to a request without the right key, or None when it may pass."""
 
+    @abstractmethod
     def answer(self, rec: Recorded) -> Reply:
-        raise NotImplementedError
+        """The provider's documented answer to a good request."""
 
 
 # --- OpenAI ---------------------------------------------------------------------------------------
