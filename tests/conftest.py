@@ -15,6 +15,8 @@ DELIVERABLES = (
     "final.mp4",
     "final.srt",
     "timeline.otio",
+    "timeline.fcpxml",
+    "timeline.edl",
     "contact_sheet.png",
     "storyboard.json",
     "bible.json",

@@ -31,6 +31,8 @@ Progress = Callable[[str, float], None]
 FINAL_MP4 = "final.mp4"
 FINAL_SRT = "final.srt"
 TIMELINE = "timeline.otio"
+FCPXML = "timeline.fcpxml"  # Final Cut Pro, DaVinci Resolve
+EDL = "timeline.edl"  # CMX 3600: Premiere, Avid, anything
 CONTACT_SHEET = "contact_sheet.png"
 STORYBOARD = "storyboard.json"
 BIBLE = "bible.json"
@@ -41,6 +43,8 @@ DELIVERABLES = (
     FINAL_MP4,
     FINAL_SRT,
     TIMELINE,
+    FCPXML,
+    EDL,
     CONTACT_SHEET,
     STORYBOARD,
     BIBLE,
@@ -85,10 +89,10 @@ def deliver(
     for name in (SCRIPT, STORYBOARD, BIBLE, REPORT):
         progress(name, 1.0)
 
-    write_timeline(
-        timeline_from_decisions(decisions, name=breakdown.title, conflicts=conflicts), paths[TIMELINE]
-    )
-    progress(TIMELINE, 1.0)
+    timeline = timeline_from_decisions(decisions, name=breakdown.title, conflicts=conflicts)
+    for name in (TIMELINE, FCPXML, EDL):  # one timeline, in the formats editors open
+        write_timeline(timeline, paths[name])
+        progress(name, 1.0)
     atomic_write(paths[FINAL_SRT], subtitles.to_srt(subtitles.dialogue_cues(decisions, breakdown)))
     progress(FINAL_SRT, 1.0)
     size = RESOLUTIONS[storyboard.ratio]

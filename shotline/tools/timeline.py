@@ -135,6 +135,7 @@ def _clip(decision: EditDecision, conflicts: Sequence[Conflict]) -> otio.schema.
     clip = otio.schema.Clip(
         name=shot.id, media_reference=reference, source_range=TR(RT(0, FPS), RT(decision.frames, FPS))
     )
+    clip.metadata["cmx_3600"] = {"reel": f"SHOT{shot.id}"}  # an EDL reel names the shot, not a hash
     clip.metadata["shotline"] = {
         "shot_id": shot.id,
         "render_key": take.render_key,

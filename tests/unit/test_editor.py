@@ -36,7 +36,7 @@ from shotline.memory.models import (
 from shotline.tools import ffmpeg
 from shotline.tools.contact_sheet import SheetLayout
 from shotline.tools.subtitles import dialogue_cues, srt_timestamp
-from shotline.tools.timeline import build_timeline, edit_decisions
+from shotline.tools.timeline import build_timeline, edit_decisions, write_timeline
 from shotline.tools.timing import speech_windows
 
 MakeTake = Callable[..., Take]
@@ -235,6 +235,8 @@ def test_cut_lists_shots_in_order_and_every_file(delivered) -> None:
         "final.mp4",
         "final.srt",
         "timeline.otio",
+        "timeline.fcpxml",
+        "timeline.edl",
         "contact_sheet.png",
         "storyboard.json",
         "bible.json",
@@ -343,6 +345,25 @@ def test_build_timeline_agrees_with_edit_decisions() -> None:
     timeline = build_timeline(board, takes, name="t")
     frames = [c.source_range.duration.value for c in timeline.find_clips()]
     assert frames == [d.frames for d in edit_decisions(board, takes)]
+
+
+@pytest.mark.parametrize("suffix", [".otio", ".fcpxml", ".edl"])
+def test_every_timeline_export_reads_back_with_the_same_clips_and_timings(
+    tmp_path: Path, suffix: str
+) -> None:
+    """What a studio opens in Resolve, Final Cut or Premiere must be the cut, frame for frame."""
+    board = _storyboard()
+    takes = {s.id: _fake_take(s.id) for s in board.shots}
+    decisions = edit_decisions(board, takes)
+    path = write_timeline(build_timeline(board, takes, name="t"), tmp_path / f"cut{suffix}")
+    back = otio.adapters.read_from_file(str(path))
+    clips = list(back.find_clips())
+    assert [c.name for c in clips] == [d.shot.id for d in decisions]
+    assert [round(c.source_range.duration.rescaled_to(FPS).value) for c in clips] == [
+        d.frames for d in decisions
+    ]
+    placed = [round(c.range_in_parent().start_time.rescaled_to(FPS).value) for c in clips]
+    assert placed == [d.start_frame for d in decisions]
 
 
 # --- contact sheet and documents ----------------------------------------------------------
