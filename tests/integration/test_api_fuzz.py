@@ -27,7 +27,6 @@ from pathlib import Path
 import httpx
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
@@ -36,6 +35,7 @@ from schemathesis.specs.openapi.checks import ignored_auth, positive_data_accept
 from shotline.config import Settings
 from shotline.ui.api import Service, create_app
 from tests.conftest import _guarded_connect
+from tests.integration.test_api import Server
 
 ALICE, BOB = "alice-fuzz-token-1", "bob-fuzz-token-22"
 TINY = """Title: Fuzz
@@ -69,26 +69,6 @@ class Api:
     base: str
     pids: dict[str, str]
     service: Service
-
-
-class Server:
-    def __init__(self, app) -> None:  # type: ignore[no-untyped-def]
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.02)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=60)
 
 
 _real_getaddrinfo = socket.getaddrinfo

@@ -22,7 +22,6 @@ import httpx
 from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel, ConfigDict, Field
 
-from shotline.config import Settings
 from shotline.errors import ProviderError, TransientProviderError, UnknownOutcome
 from shotline.tools.video.base import MediaRef
 from shotline.tools.video.http import Hosted
@@ -220,19 +219,6 @@ class HostedImage(Hosted):
 
     cards: ClassVar[tuple[ImageCard, ...]]  # type: ignore[assignment]
     card: ImageCard  # type: ignore[assignment]
-    shared_base_url_var: ClassVar[str | None] = None
-    """A second SHOTLINE_<NAME>_BASE_URL read when the provider's own is unset (same host, same key)."""
-
-    @classmethod
-    def from_settings(
-        cls, settings: Settings, *, model_id: str | None = None, client: httpx.AsyncClient | None = None
-    ):
-        base_url = os.environ.get(f"SHOTLINE_{cls.provider.upper()}_BASE_URL") or (
-            os.environ.get(cls.shared_base_url_var) if cls.shared_base_url_var else None
-        )
-        return cls(
-            api_key=cls.key_from(settings), base_url=base_url or None, model_id=model_id, client=client
-        )
 
     def key_payload(self, request: ImageRequest) -> dict[str, Any]:  # type: ignore[override]
         return image_key_payload(request, self.card)

@@ -15,7 +15,6 @@ from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-from shotline.config import Settings
 from shotline.errors import ProviderError, TransientProviderError
 from shotline.tools.video.http import Hosted
 
@@ -124,19 +123,6 @@ class HostedVoice(Hosted):
 
     cards: ClassVar[tuple[VoiceCard, ...]]  # type: ignore[assignment]
     card: VoiceCard  # type: ignore[assignment]
-    shared_base_url_var: ClassVar[str | None] = None
-    """A second SHOTLINE_<NAME>_BASE_URL read when the provider's own is unset (same host, same key)."""
-
-    @classmethod
-    def from_settings(
-        cls, settings: Settings, *, model_id: str | None = None, client: httpx.AsyncClient | None = None
-    ):
-        base_url = os.environ.get(f"SHOTLINE_{cls.provider.upper()}_BASE_URL") or (
-            os.environ.get(cls.shared_base_url_var) if cls.shared_base_url_var else None
-        )
-        return cls(
-            api_key=cls.key_from(settings), base_url=base_url or None, model_id=model_id, client=client
-        )
 
     def secrets(self) -> tuple[str, ...]:
         return (self.api_key,) if self.api_key else ()

@@ -72,16 +72,20 @@ class Hosted:
 
     # --- construction -----------------------------------------------------------------------
 
+    shared_base_url_var: ClassVar[str | None] = None
+    """A second SHOTLINE_<NAME>_BASE_URL read when the provider's own is unset (same host, same key)."""
+
     @classmethod
     def from_settings(
         cls, settings: Settings, *, model_id: str | None = None, client: httpx.AsyncClient | None = None
     ):
-        """Key from the provider's conventional variable, base URL from SHOTLINE_<NAME>_BASE_URL."""
+        """Key from the provider's conventional variable, base URL from SHOTLINE_<NAME>_BASE_URL (or,
+        when unset, the one of a provider on the same host: `shared_base_url_var`)."""
+        base_url = os.environ.get(f"SHOTLINE_{cls.provider.upper()}_BASE_URL") or (
+            os.environ.get(cls.shared_base_url_var) if cls.shared_base_url_var else None
+        )
         return cls(
-            api_key=cls.key_from(settings),
-            base_url=os.environ.get(f"SHOTLINE_{cls.provider.upper()}_BASE_URL") or None,
-            model_id=model_id,
-            client=client,
+            api_key=cls.key_from(settings), base_url=base_url or None, model_id=model_id, client=client
         )
 
     @classmethod
