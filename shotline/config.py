@@ -56,6 +56,17 @@ class Settings(BaseSettings):
     comfyui_url: str | None = Field(default=None, validation_alias=AliasChoices("COMFYUI_URL"))
 
     # speech (dialogue voices); OpenAI and MiniMax speech use the keys above
+    speech_provider: str = Field(
+        default="auto",
+        description="who speaks the dialogue: auto (espeak-ng when installed, else captions only), none "
+        "(captions only), or openai, minimax, elevenlabs, volcengine, espeak",
+    )
+    speech_model: str | None = Field(default=None, description="that provider's model id; None: its default")
+    native_audio: bool = Field(
+        default=False,
+        description="ask video models that make sound to voice the shots with dialogue themselves "
+        "(some bill more for it); their lines are then kept, not spoken again",
+    )
     elevenlabs_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("ELEVENLABS_API_KEY")
     )

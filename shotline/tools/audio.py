@@ -17,6 +17,7 @@ import os
 import re
 import subprocess
 import tempfile
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -100,10 +101,11 @@ def _number(text: str) -> float:
 
 
 def _write_atomic(dest: Path, args: Sequence[str], what: str) -> Path:
-    """Run an ffmpeg command whose last argument is the output, writing `<dest>.part` then renaming."""
+    """Run an ffmpeg command that writes `dest`: to a part file of its own (two writers of the same
+    file never share one), then renamed, so a reader never sees half a file."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(dest.name + ".part")
+    part = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:12]}.part")
     try:
         _run([*args, "-f", "wav", "-y", str(part)], what)
         os.replace(part, dest)
@@ -282,6 +284,61 @@ def normalise(
         return _finish(levelled, dest, target_lufs, true_peak, encode)
 
 
+# --- one spoken line ------------------------------------------------------------------------------
+
+
+def _samples(path: Path) -> np.ndarray:
+    """The file decoded to mono float samples at SAMPLE_RATE."""
+    command = [
+        ffmpeg_exe(),
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-i",
+        str(path),
+        "-map",
+        "0:a:0",
+    ]
+    command += ["-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "f32le", "-"]
+    try:
+        proc = subprocess.run(command, capture_output=True, timeout=FFMPEG_TIMEOUT_S, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise RenderError(f"ffmpeg could not read {path.name}: {exc}") from exc
+    if proc.returncode != 0:
+        said = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise RenderError(f"{path.name} is not readable audio: {' | '.join(said[-2:])}")
+    return np.frombuffer(proc.stdout, dtype=np.float32)
+
+
+def sound_span(path: Path | str, *, floor_db: float = -40.0) -> tuple[float, float] | None:
+    """(start_s, end_s) of the sound in a file: from the first to the last sample within `floor_db`
+    of its peak. None for silence. TTS answers open and close with silence of their own length;
+    cutting it is what puts a line's first syllable on its cue."""
+    samples = np.abs(_samples(_existing(path, "audio file")))
+    peak = float(samples.max()) if samples.size else 0.0
+    if peak < 10 ** (SILENT_LUFS / 20):
+        return None
+    loud = np.flatnonzero(samples >= peak * 10 ** (floor_db / 20))
+    return float(loud[0]) / SAMPLE_RATE, float(loud[-1] + 1) / SAMPLE_RATE
+
+
+def cut_line(src: Path | str, dest: Path | str, *, start_s: float, end_s: float, tempo: float = 1.0) -> Path:
+    """`src` from `start_s` to `end_s`, played `tempo` times faster at the same pitch (atempo), as a
+    48 kHz float WAV; written atomically."""
+    src = _existing(src, "spoken line")
+    if end_s <= start_s:
+        raise RenderError(f"empty span {start_s}..{end_s} s of {src.name}")
+    chain = f"aresample={SAMPLE_RATE},atrim=start={start_s:.5f}:end={end_s:.5f},asetpts=PTS-STARTPTS"
+    if abs(tempo - 1.0) > 1e-3:
+        chain += f",atempo={tempo:.4f}"
+    return _write_atomic(
+        Path(dest),
+        ["-i", str(src), "-map", "0:a:0", "-af", chain, "-c:a", "pcm_f32le", "-map_metadata", "-1"],
+        f"cut the line {src.name}",
+    )
+
+
 # --- mixing --------------------------------------------------------------------------------------
 
 
@@ -320,6 +377,11 @@ def _dialogue_bus(lines: Sequence[DialogueLine], duration_s: float, dest: Path) 
     )
 
 
+def _fitted(index: int, duration_s: float) -> str:
+    """Input `index` as 48 kHz stereo, padded with silence or cut to exactly `duration_s`."""
+    return f"[{index}:a:0]{STEREO},apad=whole_dur={duration_s:.4f},atrim=duration={duration_s:.4f}"
+
+
 def _bed(
     music: Path,
     duration_s: float,
@@ -327,23 +389,43 @@ def _bed(
     *,
     gain_db: float,
     envelope: str,
-    dialogue: Path | None,
+    others: Sequence[Path] = (),
 ) -> None:
     """The music looped to `duration_s`, levelled by `gain_db`, ducked by `envelope`, and summed with
-    the dialogue bus when there is one."""
+    the other stems (the dialogue bus, the takes' own sound)."""
     args = ["-stream_loop", "-1", "-i", str(music)]
     bed = (
         f"[0:a:0]{STEREO},atrim=duration={duration_s:.4f},asetpts=PTS-STARTPTS,"
         f"asetnsamples=n=256,volume={gain_db:.3f}dB,volume='{envelope}':eval=frame"
     )
-    if dialogue is None:
+    if not others:
         graph = f"{bed}[out]"
     else:
-        args += ["-i", str(dialogue)]
-        graph = f"{bed}[bed];[1:a:0]{STEREO}[dlg];[dlg][bed]amix=inputs=2:normalize=0:duration=first[out]"
+        chains = [f"{bed}[bed]"]
+        for i, stem in enumerate(others, start=1):
+            args += ["-i", str(stem)]
+            chains.append(f"{_fitted(i, duration_s)}[s{i}]")
+        pads = "".join(f"[s{i}]" for i in range(1, len(others) + 1))
+        chains.append(f"{pads}[bed]amix=inputs={len(others) + 1}:normalize=0:duration=first[out]")
+        graph = ";".join(chains)
     _run(
         [*args, "-filter_complex", graph, "-map", "[out]", "-c:a", "pcm_f32le", "-y", str(dest)],
         f"lay the music bed {music.name}",
+    )
+
+
+def _sum(stems: Sequence[Path], duration_s: float, dest: Path) -> None:
+    """Stems summed as they are (no ducking, no normalising), exactly `duration_s` long."""
+    args: list[str] = []
+    chains = []
+    for i, stem in enumerate(stems):
+        args += ["-i", str(stem)]
+        chains.append(f"{_fitted(i, duration_s)}[s{i}]")
+    pads = "".join(f"[s{i}]" for i in range(len(stems)))
+    chains.append(f"{pads}amix=inputs={len(stems)}:normalize=0:duration=first[out]")
+    _run(
+        [*args, "-filter_complex", ";".join(chains), "-map", "[out]", "-c:a", "pcm_f32le", "-y", str(dest)],
+        "sum the sound stems",
     )
 
 
@@ -376,12 +458,49 @@ def mix_dialogue(
     fade_s: float = 0.25,
     target_lufs: float = ONLINE_LUFS,
     true_peak: float = TRUE_PEAK_DBTP,
+    native: Path | str | None = None,
+    duck_spans: Sequence[tuple[float, float]] = (),
 ) -> Path:
     """The film's sound: each line at its start time, over an optional music bed that sits `music_db`
     LU under the dialogue and ducks a further `duck_db` while anyone speaks; normalised to
     `target_lufs` with true peak under `true_peak`. Writes a 48 kHz stereo 16-bit WAV of exactly
     `duration_s` (a line running past the end is cut there) and returns its path.
+
+    `native` is the takes' own sound on the cut's clock (a file as long as the cut, starting at 0):
+    summed with the lines, never ducked; the music ducks under `duck_spans` too (lines the takes
+    speak themselves), and is levelled against the native sound when no line is spoken.
     """
+    mix_sound(
+        lines,
+        duration_s,
+        dest,
+        music=music,
+        music_db=music_db,
+        duck_db=duck_db,
+        fade_s=fade_s,
+        target_lufs=target_lufs,
+        true_peak=true_peak,
+        native=native,
+        duck_spans=duck_spans,
+    )
+    return Path(dest)
+
+
+def mix_sound(
+    lines: Sequence[DialogueLine | tuple[float, Path | str]],
+    duration_s: float,
+    dest: Path | str,
+    *,
+    music: Path | str | None = None,
+    music_db: float = -6.0,
+    duck_db: float = 12.0,
+    fade_s: float = 0.25,
+    target_lufs: float = ONLINE_LUFS,
+    true_peak: float = TRUE_PEAK_DBTP,
+    native: Path | str | None = None,
+    duck_spans: Sequence[tuple[float, float]] = (),
+) -> Loudness:
+    """`mix_dialogue`, returning the loudness measured in the written file (for the report)."""
     if duration_s <= 0:
         raise RenderError(f"a mix needs a positive duration, got {duration_s}")
     placed = [
@@ -391,29 +510,33 @@ def mix_dialogue(
     for line in placed:
         _existing(line.path, "dialogue line")
     music_path = _existing(music, "music bed") if music is not None else None
+    native_path = _existing(native, "native sound") if native is not None else None
     with tempfile.TemporaryDirectory(prefix="shotline-mix-") as tmp:
         dialogue = Path(tmp) / "dialogue.wav" if placed else None
         if dialogue is not None:
             _dialogue_bus(placed, duration_s, dialogue)
+        stems = [stem for stem in (dialogue, native_path) if stem is not None]
         mixed = Path(tmp) / "mixed.wav"
         if music_path is not None:
-            gain = _bed_gain(music_path, dialogue, music_db)
+            gain = _bed_gain(music_path, dialogue or native_path, music_db)
             spans = [(ln.start_s, ln.start_s + audio_duration(ln.path)) for ln in placed]
-            envelope = duck_expression(spans, duck_db, fade_s)
-            _bed(music_path, duration_s, mixed, gain_db=gain, envelope=envelope, dialogue=dialogue)
-        elif dialogue is not None:
+            envelope = duck_expression(sorted([*spans, *duck_spans]), duck_db, fade_s)
+            _bed(music_path, duration_s, mixed, gain_db=gain, envelope=envelope, others=stems)
+        elif stems == [dialogue]:
             mixed = dialogue
+        elif stems:
+            _sum(stems, duration_s, mixed)
         else:
             _silence(duration_s, mixed)
-        normalise(mixed, dest, target_lufs=target_lufs, true_peak=true_peak)
-    return Path(dest)
+        return normalise(mixed, dest, target_lufs=target_lufs, true_peak=true_peak)
 
 
-def _bed_gain(music: Path, dialogue: Path | None, music_db: float) -> float:
-    """Gain that puts the music `music_db` LU relative to the dialogue (0 with no dialogue to match)."""
-    if dialogue is None:
+def _bed_gain(music: Path, reference: Path | None, music_db: float) -> float:
+    """Gain that puts the music `music_db` LU relative to the reference (the dialogue, else the takes'
+    own sound); 0 with nothing to match."""
+    if reference is None:
         return 0.0
-    speech, bed = measure_loudness(dialogue), measure_loudness(music)
+    speech, bed = measure_loudness(reference), measure_loudness(music)
     if speech.silent or bed.silent:
         return 0.0
     return speech.integrated_lufs + music_db - bed.integrated_lufs

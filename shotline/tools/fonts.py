@@ -3,6 +3,9 @@
 Names and dialogue can be English, French or Chinese. `font()` picks a face that covers the
 text when one is installed: a CJK-capable face for CJK text, DejaVu Sans for everything else,
 and Pillow's bundled font as the last resort. Lookups and loaded faces are cached.
+
+`face_file()` names the same faces as files and families, for renderers outside Pillow (libass
+burning subtitles is pointed at the font's folder and asks for it by family).
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ import re
 import shutil
 import subprocess
 import threading
+from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -53,6 +58,43 @@ def has_cjk(text: str) -> bool:
 def font(size: int, text: str = "") -> Font:
     """A font of `size` pixels able to draw `text`; falls back, never raises."""
     return _load(max(1, int(size)), has_cjk(text), threading.get_ident())
+
+
+@dataclass(frozen=True)
+class FaceFile:
+    """An installed face as another renderer needs it: the file, the face inside it, its family."""
+
+    path: Path
+    index: int
+    family: str
+
+
+def face_file(cjk: bool) -> FaceFile | None:
+    """The face `font()` would use for CJK (or Latin) text, or None when none is installed."""
+    face = _cjk_face() if cjk else _latin_face()
+    return _face_file(*face) if face else None
+
+
+def cjk_font_path() -> Path | None:
+    """File of the installed CJK-capable face, if any."""
+    face = face_file(True)
+    return face.path if face else None
+
+
+def latin_font_path() -> Path | None:
+    """File of the installed Latin face (DejaVu Sans or close), if any."""
+    face = face_file(False)
+    return face.path if face else None
+
+
+@lru_cache(maxsize=8)
+def _face_file(path: str, index: int) -> FaceFile | None:
+    """Read the family name out of the face (a .ttc holds several, each with its own)."""
+    try:
+        family = ImageFont.truetype(path, 24, index=index).getname()[0]
+    except OSError:
+        return None
+    return FaceFile(Path(path), index, family) if family else None
 
 
 @lru_cache(maxsize=256)

@@ -123,6 +123,8 @@ def openai_error(status: int, message: str, type_: str, code: str | None, **head
 @dataclass
 class OpenAISpeechFake(SpeechFake):
     api_key: str = ""
+    seconds: float = 0.5  # how long each answer's tone lasts
+    freq: float = 220.0  # its pitch, so a test can hear the lines apart from other sound by band
 
     def auth(self, rec: Recorded) -> Reply | None:
         if rec.headers.get("authorization") != f"Bearer {self.api_key}":
@@ -160,7 +162,7 @@ class OpenAISpeechFake(SpeechFake):
             return openai_error(
                 400, "instructions are not supported for tts-1", "invalid_request_error", None
             )
-        return Reply(200, wav_bytes(), headers={"Content-Type": "audio/wav"})
+        return Reply(200, wav_bytes(self.seconds, freq=self.freq), headers={"Content-Type": "audio/wav"})
 
 
 # --- MiniMax --------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import pytest
 
 from shotline.config import Settings
 from shotline.errors import (
+    InputError,
     NotBuiltError,
     ProviderError,
     ProviderUnavailable,
@@ -27,7 +28,9 @@ from shotline.tools.speech import (
     get_voice_model,
     pick_voice,
     voice_catalog,
+    voice_for_hint,
     voice_hint,
+    voice_wish,
 )
 from shotline.tools.speech.base import REDACTED, Speech
 from shotline.tools.speech.elevenlabs import ElevenLabsSpeech
@@ -526,3 +529,37 @@ def test_registry_and_catalog() -> None:
     empty = get_voice_model("openai", Settings()).card.model_copy(update={"voices": ()})
     with pytest.raises(NotBuiltError):
         pick_voice(empty, "mei")
+
+
+@pytest.mark.parametrize(
+    ("hint", "gender", "deeper", "older"),
+    [
+        ("deeper", None, 1, 0),
+        ("a bit higher, and younger", None, -1, -1),
+        ("a woman's voice", "female", 0, 0),
+        ("an older man", "male", 0, 1),
+        ("更低沉", None, 1, 0),
+        ("换成女声", "female", 0, 0),
+    ],
+)
+def test_voice_wish_reads_recasting_notes(hint: str, gender: str | None, deeper: int, older: int) -> None:
+    wish = voice_wish(hint)
+    assert (wish.gender, wish.deeper, wish.older) == (gender, deeper, older)
+
+
+def test_voice_for_hint_steps_the_way_asked_and_says_when_it_cannot() -> None:
+    card = get_voice_model("minimax", Settings()).card
+    young = voice_for_hint(card, "mei", "Lively_Girl", "older")
+    assert young.gender == "female" and young.age == "adult"  # one step, not the oldest voice
+    oldest = voice_for_hint(card, "mei", young.id, "older")
+    assert oldest.age == "old" and oldest.gender == "female"
+    with pytest.raises(InputError, match=r"no other voice that fits 'older'.*Wise_Woman"):
+        voice_for_hint(card, "mei", oldest.id, "older", language="en")
+    assert voice_for_hint(card, "x", "Deep_Voice_Man", "a woman's voice").gender == "female"
+    other = voice_for_hint(card, "x", "Patient_Man", "", taken=["Determined_Man"])
+    assert (
+        other.id not in ("Patient_Man", "Determined_Man") and other.gender == "male" and other.age == "adult"
+    )
+    assert voice_for_hint(card, "x", "Patient_Man", "deeper") == voice_for_hint(
+        card, "x", "Patient_Man", "deeper"
+    )

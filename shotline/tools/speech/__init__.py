@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +21,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict
 
 from shotline.config import Settings, get_settings
-from shotline.errors import NotBuiltError, UnknownProviderError
+from shotline.errors import InputError, NotBuiltError, UnknownProviderError
 from shotline.tools.speech.base import Age, Gender, Speech, Voice, VoiceCard, VoiceModel
 
 __all__ = [
@@ -31,11 +31,14 @@ __all__ = [
     "VoiceCard",
     "VoiceHint",
     "VoiceModel",
+    "VoiceWish",
     "cast_voices",
     "get_voice_model",
     "pick_voice",
     "voice_catalog",
+    "voice_for_hint",
     "voice_hint",
+    "voice_wish",
 ]
 
 SPEECH_PROVIDERS = ("espeak", "openai", "minimax", "elevenlabs", "volcengine")
@@ -265,3 +268,118 @@ def cast_voices(
         )
         cast[cid] = voice.id
     return cast
+
+
+# --- re-casting by a hint ---------------------------------------------------------------------------
+
+# comparative words: a change relative to the voice a character has now
+_RELATIVE: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
+    "deeper": (
+        _wordset("deeper deep lower low bass baritone gravelly gruffer gruff darker huskier husky heavier"),
+        ("低沉", "深沉", "浑厚", "低", "粗", "沉"),
+    ),
+    "higher": (
+        _wordset("higher high lighter brighter thinner squeakier squeaky sweeter shriller"),
+        ("高", "尖", "清脆", "亮", "细"),
+    ),
+    "older": (_wordset("older elder mature maturer aged"), ("更老", "年长", "成熟", "苍老", "老一")),
+    "younger": (_wordset("younger youthful fresher"), ("年轻", "稚嫩", "更小")),
+}
+_GENDER_DEPTH: dict[Gender, int] = {"female": 0, "neutral": 1, "male": 2}
+_DEEP_LABELS = ("deep", "低沉", "浑厚", "霸气")
+
+
+class VoiceWish(BaseModel):
+    """What a re-casting note asks for: an absolute gender or age, and relative moves (+1, 0, -1)."""
+
+    model_config = ConfigDict(frozen=True)
+    gender: Gender | None = None
+    age: Age | None = None
+    deeper: int = 0
+    older: int = 0
+
+
+def voice_wish(hint: str) -> VoiceWish:
+    """'deeper' -> deeper +1; 'a woman's voice' -> female; 'older' -> older +1; '更低沉' -> deeper +1."""
+    tokens = {t.lower() for t in _TOKEN.findall(hint)}
+
+    def said(kind: str) -> bool:
+        words, cjk = _RELATIVE[kind]
+        return bool(tokens & words) or any(w in hint for w in cjk)
+
+    absolute = voice_hint(hint)
+    deeper = int(said("deeper")) - int(said("higher"))
+    older = int(said("older")) - int(said("younger"))
+    return VoiceWish(gender=absolute.gender, age=absolute.age, deeper=deeper, older=older)
+
+
+def _depth(voice: Voice) -> int:
+    label = f"{voice.label} {voice.id}".lower()
+    deep = any(word in label for word in _DEEP_LABELS)
+    return _GENDER_DEPTH[voice.gender] * 10 + _AGE_RANK[voice.age] * 2 + int(deep)
+
+
+def voice_for_hint(
+    card: VoiceCard,
+    character_id: str,
+    current: str | None,
+    hint: str,
+    *,
+    description: str = "",
+    attributes: Mapping[str, str] | None = None,
+    language: str | None = None,
+    taken: Iterable[str] = (),
+) -> Voice:
+    """A different voice from `card` for one character, as a note asks ('deeper', 'older', 'a woman's
+    voice', '更低沉'): what the note says must hold, the rest of the character's voice (gender, age)
+    is kept where it can be, voices other characters have are avoided, and the smallest move that
+    satisfies a relative note wins, so asking 'deeper' twice goes deeper twice. Stable per character.
+
+    Raises InputError when no other voice on the card fits, naming the voices there are.
+    """
+    if not card.voices:
+        raise NotBuiltError(f"{card.display_name} lists no voices; pass the voice id explicitly")
+    wish = voice_wish(hint)
+    base = card.voice(current) if current else None
+    if base is None:  # a cloned voice, or nobody cast yet: go by what the description says
+        said = voice_hint(description, attributes)
+        base = Voice(id=current or "", gender=said.gender or "neutral", age=said.age or "adult")
+    lang = (language or "").lower().split("-")[0]
+    pool = [v for v in card.voices if v.id != base.id and (not v.languages or lang in v.languages)]
+    pool = pool or [v for v in card.voices if v.id != base.id]
+    rank, depth = _AGE_RANK[base.age], _depth(base)
+    must: list[Callable[[Voice], bool]] = []
+    if wish.gender:
+        must.append(lambda v: v.gender == wish.gender)
+    elif base.gender != "neutral":  # 'deeper' for a woman is a deeper woman's voice, not a man's
+        must.append(lambda v: v.gender == base.gender)
+    if wish.older:
+        must.append(lambda v: (_AGE_RANK[v.age] - rank) * wish.older > 0)
+    if wish.deeper:
+        must.append(lambda v: (_depth(v) - depth) * wish.deeper > 0)
+    for test in must:
+        pool = [v for v in pool if test(v)]
+    if not pool:
+        known = ", ".join(v.id for v in card.voices)
+        raise InputError(
+            f"{card.display_name} has no other voice that fits {hint.strip() or 'a change'!r} "
+            f"(now {base.label or base.id}); name one: {known}"
+        )
+    if wish.age:
+        want = _AGE_RANK[wish.age]
+        pool = _nearest(pool, lambda v: abs(_AGE_RANK[v.age] - want))
+    elif not wish.older:
+        pool = _nearest(pool, lambda v: abs(_AGE_RANK[v.age] - rank))
+    if wish.deeper or wish.older:  # the smallest step that does what was asked
+        pool = _nearest(
+            pool, lambda v: abs(_depth(v) - depth) if wish.deeper else abs(_AGE_RANK[v.age] - rank)
+        )
+    used = set(taken)
+    pool = [v for v in pool if v.id not in used] or pool
+    digest = hashlib.sha256(f"{card.name}:{character_id}:{hint}".encode()).hexdigest()
+    return pool[int(digest, 16) % len(pool)]
+
+
+def _nearest(pool: list[Voice], distance: Callable[[Voice], int]) -> list[Voice]:
+    best = min(distance(v) for v in pool)
+    return [v for v in pool if distance(v) == best]

@@ -48,6 +48,12 @@ class VoiceCard(BaseModel):
     max_chars: int = Field(default=4096, description="longest text one request may carry")
     audio_format: Literal["mp3", "wav"] = "mp3"
     voices: tuple[Voice, ...] = ()
+    open_voices: bool = Field(
+        default=False, description="takes voice ids beyond `voices` (cloned or library voices)"
+    )
+    directed: bool = Field(
+        default=False, description="acts on a delivery note ('whispering'); others ignore it"
+    )
 
     def cost(self, text: str) -> float:
         """Dollars for saying `text` (providers bill per character)."""

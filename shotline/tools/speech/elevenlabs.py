@@ -71,6 +71,7 @@ def _card(
         max_chars=max_chars,
         audio_format="mp3",
         voices=VOICES,
+        open_voices=True,  # cloned voices are passed by id
         language_code=language_code,
     )
 

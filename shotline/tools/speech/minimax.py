@@ -114,6 +114,7 @@ def _card(model_id: str, usd: float) -> VoiceCard:
         max_chars=9999,  # "< 10000"
         audio_format="mp3",
         voices=VOICES,
+        open_voices=True,  # cloned voices are passed by id
     )
 
 

@@ -40,6 +40,8 @@ _NEWER = (
     Voice(id="cedar", gender="male", label="Cedar"),
 )
 
+INSTRUCTED = frozenset({"gpt-4o-mini-tts", "gpt-4o-mini-tts-2025-12-15"})  # take `instructions`
+
 
 def _card(model_id: str, display_name: str, usd: float, voices: tuple[Voice, ...]) -> VoiceCard:
     return VoiceCard(
@@ -52,6 +54,7 @@ def _card(model_id: str, display_name: str, usd: float, voices: tuple[Voice, ...
         max_chars=4096,
         audio_format="wav",
         voices=voices,
+        directed=model_id in INSTRUCTED,
     )
 
 
@@ -62,7 +65,6 @@ CARDS: tuple[VoiceCard, ...] = (
     _card("tts-1", "OpenAI TTS-1", 0.015, _CLASSIC),  # $15 per 1M characters
     _card("tts-1-hd", "OpenAI TTS-1 HD", 0.030, _CLASSIC),  # $30 per 1M characters
 )
-INSTRUCTED = frozenset({"gpt-4o-mini-tts", "gpt-4o-mini-tts-2025-12-15"})
 
 
 class SpeechBody(TypedDict):

@@ -84,6 +84,7 @@ CARDS: tuple[VoiceCard, ...] = (
         max_chars=MAX_TEXT_BYTES,  # the limit is 1024 bytes of UTF-8 (checked too); docs advise < 300 chars
         audio_format="mp3",
         voices=VOICES,
+        open_voices=True,  # hundreds of voice types and cloned voices (S_...) by id
     ),
 )
 
