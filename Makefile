@@ -37,6 +37,7 @@ bench: setup
 	$(VENV)/bin/python bench/render_makespan.py
 	$(VENV)/bin/python bench/conflicts.py
 	$(VENV)/bin/python bench/api_load.py
+	$(VENV)/bin/python bench/assemble_60_shots.py
 
 clean:
 	rm -rf out .pytest_cache

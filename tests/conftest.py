@@ -23,6 +23,7 @@ DELIVERABLES = (
     "script.fountain",
     "report.json",
     "continuity.html",
+    "poster.png",
 )
 
 _real_connect = socket.socket.connect

@@ -21,6 +21,8 @@ from functools import cache, lru_cache
 from typing import Literal, cast
 
 from shotline.agents.decisions import (
+    MAX_HINT,
+    VOICE_ID,
     Action,
     AddShot,
     Answer,
@@ -29,11 +31,16 @@ from shotline.agents.decisions import (
     Drop,
     FramingName,
     Move,
+    Reframe,
     Render,
     Retime,
     Revert,
     Route,
     SetBudget,
+    SetSound,
+    SetSubtitles,
+    SetTransition,
+    SetVoice,
     Situation,
     Swap,
     Trim,
@@ -41,6 +48,7 @@ from shotline.agents.decisions import (
     WriteScript,
     shot_id,
 )
+from shotline.memory.models import BROADCAST_LUFS, ONLINE_LUFS
 from shotline.tools.attributes import extract_attributes, value_facets
 from shotline.tools.text import CJK, has_cjk
 from shotline.tools.video import PROVIDERS
@@ -301,6 +309,7 @@ class _Reader:
     def __init__(self, situation: Situation, zh: bool) -> None:
         self.s = situation
         self.zh = zh
+        self.message = ""  # the message as written (NFKC), for what case matters in: voice ids
         # Who was named earlier in this message: "make Mei's jacket red and her hair grey".
         self.recent: _Ref | None = None
 
@@ -770,6 +779,331 @@ def _bible_give_zh(r: _Reader, g: _Groups) -> list[Action] | None:
     return _change(r, owner, m.group("i") or m.group("i2"), m.group("v") or m.group("v2"), g.get("scope", ""))
 
 
+# --- the finish: transitions, sound, subtitles, reframes, voices -------------------------------
+
+_EN_NUMBER_WORDS = "|".join(sorted(_EN_WORDS.split(), key=len, reverse=True))
+_SCENE_N = rf"(?:\d+|{_EN_NUMBER_WORDS})\b"
+_SCENE_REF = rf"(?:scene\s*{_SCENE_N}|(?:the\s+)?(?:{'|'.join(_ORDINALS)}|last|final)\s+scene\b)"
+_INTO = (
+    r"(?:into|in to|to|before|ahead of|at the (?:start|beginning|top|head|opening) of|at|on|for|going into"
+    r"|leading into|entering)"
+)
+_ALL_SCENES_EN = (
+    r"(?:between|at|on|for|across|in|with)\s+(?:all\s+|each\s+|every\s+)?(?:of\s+)?(?:the\s+)?"
+    r"(?:scenes?|scene\s+(?:changes?|cuts?|breaks?|transitions?)|changes?\s+of\s+scene)"
+    r"|everywhere|throughout(?:\s+the\s+(?:film|movie|video))?"
+)
+_ZSC = rf"(?:第\s*{_N}\s*场(?:戏)?|场景\s*{_N})"
+_ALL_SCENES_ZH = (
+    r"(?:所有|每个|每一?|各)?(?:场景|场次|场戏|场)(?:(?:与|和|跟)(?:场景|场次|场))?(?:之间|中间|间)"
+    r"|(?:每次|所有的?)?(?:换场|转场|场景切换|场景转换)(?:时|的时候|处)?|全片|整部片子?"
+)
+_ALL_SCENES = re.compile(rf"{_ALL_SCENES_EN}|{_ALL_SCENES_ZH}")
+_PLACE_EN = (
+    rf"{_INTO}\s+(?:the\s+)?(?:{_SCENE_REF}|§\d+)"
+    rf"|between\s+(?:scenes\s*{_SCENE_N}|{_SCENE_REF})\s*(?:and|&|,)\s*(?:scene\s*)?{_SCENE_N}"
+    rf"|from\s+{_SCENE_REF}\s+(?:in)?to\s+(?:scene\s*)?{_SCENE_N}"
+    rf"|between\s+§\d+\s*(?:and|&|,)\s*§?\d+|from\s+§\d+\s+(?:in)?to\s+§?\d+"
+    rf"|{_ALL_SCENES_EN}"
+)
+_PLACE_ZH = (
+    rf"(?:转到|进入|切到|切入|转入|进|到)?{_ZSC}(?:(?:和|与|跟|到|、)(?:第\s*)?{_N}\s*场(?:戏)?(?:之间|中间)?)?"
+    r"(?:时|的时候|之前|前|开头|开始时|开场)?"
+    r"|(?:转到|进入|切到|切入|转入|进|到)?§\d+(?:(?:和|与|跟|到|、)§?\d+(?:之间|中间)?)?(?:时|的时候|之前|前|开头)?"
+    rf"|{_ALL_SCENES_ZH}"
+)
+_XFADE_EN = r"cross[- ]?fades?|cross[- ]?dissolves?|dissolves?|fades?"
+_DIP_EN = (
+    r"(?:dips?|fades?)(?:\s+(?:out\s+)?(?:to|through|via|thru)\s+black)?|black\s+(?:dips?|fades?|frames?)"
+    r"|fade out and (?:back )?in"
+)
+_CUT_EN = (
+    r"(?:straight|hard|direct|plain|simple|clean)\s+cuts?|cuts?(?:\s+(?:straight|directly|right|hard))?"
+    r"|no\s+(?:transitions?|cross[- ]?fades?|dissolves?|fades?|dips?)|just\s+(?:a\s+)?cuts?"
+    r"|without\s+(?:a\s+|any\s+)?transitions?"
+)
+_STYLE_EN = rf"(?:{_DIP_EN}|{_XFADE_EN}|{_CUT_EN})"
+_XFADE_ZH = r"叠化|交叉淡化|交叉溶解|交叉渐变|溶解|叠画|渐变|淡化"
+_DIP_ZH = r"淡入淡出|淡出淡入|黑场过渡|黑场|过黑场?|闪黑|渐黑|黑屏过渡|黑屏|淡出到黑"
+_CUT_ZH = (
+    r"直接切换?|直接剪接|硬切|直切|不要转场(?:效果)?|不用转场|不加转场|无转场|不要过渡|不要叠化|不要淡入淡出"
+)
+_STYLE_ZH = rf"(?:{_CUT_ZH}|{_DIP_ZH}|{_XFADE_ZH})"
+_TRANSITION_S = (0.1, 3.0)
+
+_MUSIC_EN = r"(?:the\s+)?(?:background\s+)?(?:music(?:\s+bed)?|soundtrack|score|bgm)"
+_DB = r"[-+−]?\s*\d+(?:\.\d+)?\s*(?:db|decibels?)\b"
+_AMT = r"(?:a\s+)?(?:bit|little|touch|tad|notch|lot)|much|way|slightly|far|lots"
+_UP = {
+    "louder",
+    "higher",
+    "up",
+    "raise",
+    "boost",
+    "lift",
+    "increase",
+    "pump",
+    "crank",
+    "大声",
+    "大",
+    "响",
+    "高",
+}
+_UP |= {"提高", "调高", "调大", "开大", "加大", "增加", "提升", "加"}
+_MUSIC_ZH = r"(?:背景音乐|背景乐|配乐|音乐|bgm)"
+_ZUP = r"大声|大|响|高|提高|调高|调大|开大|加大|增加|提升|加"
+_ZDOWN = r"小声|小|轻|低|弱|降低|调低|调小|关小|减小|减少|压低|减"
+_STD_EN = (
+    r"broadcast|tv|television|ebu(?:\s*r\s*\.?\s*128)?|r\s*\.?\s*128|online|streaming|web|internet|youtube"
+    r"|spotify|social(?:\s+media)?|podcasts?"
+)
+_LUFS = r"[-+−]?\s*\d+(?:\.\d+)?"
+_SUBS = r"(?:the\s+)?(?:subtitles?|subs|captions?|srt)"
+_PICTURE = r"(?:the\s+)?(?:picture|video|image|frames?|film|screen)"
+_VERTICAL = r"vertical|portrait|9\s*[:x/]\s*16"
+_SQUARE = r"square|1\s*[:x/]\s*1"
+_RATIOS_EN = (
+    rf"(?:{_VERTICAL}|{_SQUARE})(?:\s*(?:and|&|,|plus|\+|or)\s*(?:an?\s+)?(?:{_VERTICAL}|{_SQUARE}))*"
+)
+_VERSION = r"(?:versions?|cuts?|edits?|copy|copies|editions?|formats?|exports?|renders?|deliverables?|one)"
+_PLATFORM = (
+    r"(?:\s+(?:for|on)\s+(?:tiktok|douyin|kuaishou|instagram(?:\s+(?:reels|feed|stories))?|reels|"
+    r"(?:youtube\s+)?shorts|stories|social(?:\s+media)?|mobile|phones?|the\s+feed|wechat|xiaohongshu|snapchat"
+    r"|facebook|twitter|x))?"
+)
+_VERTICAL_ZH = r"竖屏|竖幅|竖向|9:16|9比16|竖"
+_SQUARE_ZH = r"正方形|方形|方屏|1:1|1比1|方"
+_RATIOS_ZH = rf"(?:{_VERTICAL_ZH}|{_SQUARE_ZH})(?:(?:和|与|跟|、|及|以及|加)(?:{_VERTICAL_ZH}|{_SQUARE_ZH}))*"
+_ZVOICE = r"(?:声音|嗓音|声线|音色|配音|嗓子)"
+_ZVOICE_KIND = r"女声|男声|童声|老人声|少女音|少年音|御姐音|大叔音|萝莉音|正太音|娃娃音|低音|高音|烟嗓"
+# Words that describe a voice; a single other word ('nova', 'shimmer') is taken for a voice id.
+_VOICE_WORDS = set(
+    _ws(
+        "deep high low old young soft warm cold bright dark rough smooth gentle calm husky raspy gravelly "
+        "breathy nasal robotic mechanical metallic childlike boyish girlish mature elderly teenage male female "
+        "masculine feminine sweet harsh loud quiet slow fast cheerful serious menacing sinister friendly tired "
+        "energetic british american australian accent different new other another kind stern strong weak thin "
+        "thick rich light heavy crisp clear lively playful sad happy angry excited whispery whisper croaky "
+        "squeaky booming resonant silky velvety airy posh"
+    )
+)
+
+
+def _voice_word(word: str) -> bool:
+    """'deeper' (deep), 'gentler' (gentle), 'huskier' (husky), 'older' ... describe a voice."""
+    stems = {word, word.removesuffix("er"), word.removesuffix("r"), word.removesuffix("ier") + "y"}
+    return bool(stems & _VOICE_WORDS)
+
+
+def _style(word: str) -> Literal["cut", "crossfade", "dip"]:
+    """The transition a phrase names: 'no transition', 'straight cut', '直接切' are cuts."""
+    if re.search(r"\bno\b|without|\bcuts?\b|不要|不用|不加|无|直接|硬切|直切", word):
+        return "cut"
+    if re.search(r"black|\bdips?\b|out and|黑|淡入淡出|淡出", word):
+        return "dip"
+    return "crossfade"
+
+
+def _transition_place(r: _Reader, where: str) -> tuple[str | None, int | None]:
+    """Where a transition goes: (shot, None), (None, scene) or (None, None) for every scene change."""
+    if "§" in where:
+        ids = [r.shot(n) for n in re.findall(r"\d+", where)]
+        if len(ids) == 1:
+            return ids[0], None
+        a, b = sorted(ids[:2], key=r.s.shots.index)
+        if r.s.shots.index(b) - r.s.shots.index(a) != 1:
+            raise _Problem(
+                r.say(
+                    f"Shots {int(a)} and {int(b)} are not next to each other in the cut.",
+                    f"镜头{int(a)}和镜头{int(b)}在剪辑里并不相邻。",
+                )
+            )
+        return b, None
+    if _ALL_SCENES.fullmatch(where):
+        return None, None
+    if m := re.search(rf"\b({'|'.join(_ORDINALS)}|last|final)\s+scene", where):
+        word = m.group(1)
+        if word in {"last", "final"}:
+            if not r.s.scenes:
+                raise _Problem(r.say("There are no scenes yet.", "还没有场景。"), needs_film=True)
+            return None, r.s.scenes
+        scenes = r.scenes(str(_ORDINALS.index(word) + 1))
+    else:
+        scenes = r.scenes(where)
+    if not scenes:
+        return None, None
+    return None, max(scenes)
+
+
+def _transition(r: _Reader, g: _Groups) -> list[Action] | None:
+    style = _style(g["style"])
+    said = g.get("n") or g.get("n2") or g.get("n3")
+    where = g.get("where", "").strip()
+    if not where:
+        if style == "cut":
+            return None  # 'cut' alone is no command
+        raise _Problem(
+            r.say(
+                "Where? Say 'crossfade into scene 2', 'crossfade between scenes' or 'crossfade into shot 5'.",
+                "加在哪里？例如“第2场用叠化转场”、“场景之间叠化”或“镜头5用叠化”。",
+            )
+        )
+    seconds = _seconds(said) if said and style != "cut" else None
+    lo, hi = _TRANSITION_S
+    if seconds is not None and not lo <= seconds <= hi:
+        raise _Problem(
+            r.say(f"A transition lasts {lo:g} to {hi:g} seconds.", f"转场时长须在{lo:g}到{hi:g}秒之间。")
+        )
+    shot, scene = _transition_place(r, where)
+    return [SetTransition(style=style, seconds=seconds, shot=shot, scene=scene)]
+
+
+def _db(text: str) -> float:
+    """'+3 db', '-12 dB', '三分贝' -> a number (signed as written)."""
+    m = re.search(rf"([-+−])?\s*(\d+(?:\.\d+)?|[{_ZN}]+(?:点[{_ZN}]+)?)", text)
+    if not m:
+        return 0.0
+    value = _number(m.group(2))
+    return -value if m.group(1) in {"-", "−"} else value
+
+
+def _music(r: _Reader, g: _Groups) -> list[Action] | None:
+    if g.get("off"):
+        return [SetSound(music_off=True)]
+    if said := g.get("abs"):
+        level = _db(said)
+        if re.search(r"under|below|lower than|quieter than", g.get("rel", "")):
+            level = -abs(level)
+        if not -40 <= level <= 12:
+            raise _Problem(
+                r.say(
+                    "The music level goes from -40 to +12 dB against the dialogue.",
+                    "音乐音量须在-40到+12分贝之间（相对对白）。",
+                )
+            )
+        return [SetSound(music_db=level)]
+    amt = g.get("amt", "")
+    if said := g.get("db"):
+        amount = abs(_db(said))
+    elif re.search(r"much|lot|way|far|lots|很多|得多|多", amt):
+        amount = 6.0
+    elif re.search(r"bit|little|touch|tad|notch|slightly|一点点|稍", amt + g.get("soft", "")):
+        amount = 1.5
+    else:
+        amount = 3.0
+    if not 0 < amount <= 40:
+        return None
+    up = g["dir"] in _UP
+    return [SetSound(music_by_db=amount if up else -amount)]
+
+
+def _loudness(r: _Reader, g: _Groups) -> list[Action] | None:
+    if said := g.get("lufs"):
+        value = -abs(_db(said))  # loudness is below full scale whichever way it is written
+        if not -36 <= value <= -8:
+            raise _Problem(
+                r.say("Loudness targets go from -36 to -8 LUFS.", "响度目标须在-36到-8 LUFS之间。")
+            )
+        return [SetSound(target_lufs=value)]
+    std = g.get("std", "")
+    if re.search(r"broadcast|tv|television|ebu|r\s*\.?\s*128|广播|电视", std):
+        return [SetSound(target_lufs=BROADCAST_LUFS)]
+    if re.search(r"podcast", std):
+        return [SetSound(target_lufs=-16.0)]
+    return [SetSound(target_lufs=ONLINE_LUFS)]
+
+
+def _voices(on: bool) -> _Handler:
+    def handler(r: _Reader, g: _Groups) -> list[Action]:
+        return [SetSound(voices=on)]
+
+    return handler
+
+
+def _subtitles(burn: bool) -> _Handler:
+    def handler(r: _Reader, g: _Groups) -> list[Action]:
+        return [SetSubtitles(burn=burn)]
+
+    return handler
+
+
+def _reframe(r: _Reader, g: _Groups) -> list[Action] | None:
+    said = g.get("ratios", "")
+    ratios: list[Literal["9:16", "1:1"]] = []
+    for part in re.findall(rf"{_VERTICAL}|{_SQUARE}|{_VERTICAL_ZH}|{_SQUARE_ZH}", said):
+        ratio: Literal["9:16", "1:1"] = "9:16" if re.search(r"vertical|portrait|9|竖", part) else "1:1"
+        if ratio not in ratios:
+            ratios.append(ratio)
+    if g.get("every"):
+        ratios = ["9:16", "1:1"]
+    return [Reframe(ratios=ratios, remove=bool(g.get("remove")))] if ratios else None
+
+
+def _music_file(r: _Reader, g: _Groups) -> list[Action]:
+    """Music comes only as a file the person attaches: a path in the text is never opened."""
+    return [
+        Answer(
+            topic="help",
+            text=r.say(
+                "To use your own music, attach an audio file to your message; I never open a file named in "
+                "the text. Then say 'louder music' or 'quieter music' to set its level.",
+                "要用你自己的音乐，请把音频文件作为附件发过来；我不会打开消息里写的文件路径。之后可以说“音乐大声点”或“音乐小一点”。",
+            ),
+        )
+    ]
+
+
+def _vague_louder(r: _Reader, g: _Groups) -> list[Action]:
+    raise _Problem(
+        r.say(
+            "Louder what? Say 'louder music', 'quieter music', 'turn the voices back on' or 'online loudness'.",
+            "哪个声音？可以说“音乐大声点”、“音乐小一点”、“恢复对白”或“响度用网络标准”。",
+        )
+    )
+
+
+def _clean_hint(hint: str) -> str:
+    """'a bit deeper' -> 'deeper'; "a woman's" -> "woman's voice"; '更低沉一点' -> '更低沉'."""
+    h = re.sub(r"^(?:an?|the|some)\s+", "", hint.strip(" '\"")).strip()
+    h = re.sub(r"^(?:a\s+)?(?:bit|little|touch|tad|slightly)\s+", "", h)
+    h = re.sub(r"\s+(?:voice|one)$", "", h).strip()
+    h = re.sub(r"(?:一点|一些|些|点|的)+$", "", h).strip()
+    if h in {"new", "different", "another", "other", "不同", "新"}:
+        return "不同" if has_cjk(hint) else "different"
+    return f"{h} voice" if h.endswith("'s") else h
+
+
+def _voice(r: _Reader, g: _Groups) -> list[Action] | None:
+    who = g["who"].strip()
+    if not g.get("explicit") and re.fullmatch(r"(?:it|this|that|they|them|everything|everyone|all)", who):
+        return None  # 'make it sound better' is not about a character's voice
+    ref = r.resolve(who)
+    if ref is None or ref.kind != "character":
+        if g.get("explicit"):
+            raise r.unknown(re.sub(r"(?:'s|s'|')$", "", who).removeprefix("the ").removesuffix("的"))
+        return None
+    r.recent = ref
+    voice, hint = g.get("voice") or None, g.get("hint") or None
+    if said := g.get("x", "").strip(" '\""):
+        named = re.fullmatch(r"(?:the\s+)?voice\s+(?:id\s+)?['\"]?([\w.:-]+)['\"]?", said)
+        if named:
+            voice = named.group(1)
+        elif re.fullmatch(r"[a-z0-9][\w.:-]*", said) and not _voice_word(said):
+            voice = said
+        else:
+            hint = said
+    if voice:
+        if not VOICE_ID.fullmatch(voice):
+            return None
+        original = re.search(re.escape(voice), r.message, re.IGNORECASE)  # ids are case-sensitive
+        voice = original.group() if original else voice
+        return [SetVoice(character=ref.name, voice=voice)]
+    hint = _clean_hint(hint or r.say("different", "不同"))
+    if not hint or len(hint) > MAX_HINT:
+        return None
+    return [SetVoice(character=ref.name, hint=hint)]
+
+
 # --- the table --------------------------------------------------------------------------------
 # Shots arrive as '§N' (see _normalise). Each family: English patterns, then Chinese, one handler.
 
@@ -916,6 +1250,159 @@ _RULES: tuple[_Rule, ...] = (
         rf"(?:在|到|放在)?(?:{_A}{_WHERE_ZH}|最后)?",
     ),
     _rule(
+        "transition", _transition,
+        rf"(?:(?:use|add|put|insert|do|have|want|give (?:it|me))\s+)?(?:(?:a|an|some|the)\s+)?(?:(?P<n>{_DUR})\s+)?"
+        rf"(?P<style>{_STYLE_EN})(?:\s+(?:transitions?|effects?))?(?:\s+(?:of|lasting)\s+(?P<n2>{_DUR}))?"
+        rf"(?:\s+(?P<where>{_PLACE_EN}))?(?:\s*,?\s*(?:(?:for|of|lasting|over)\s+)?(?P<n3>{_DUR}))?",
+        rf"(?:(?:make|set|change)\s+)?(?:the\s+)?transitions?\s+(?P<where>{_PLACE_EN})\s+(?:to\s+|should be\s+|into\s+"
+        rf"|=\s*|:\s*)?(?:an?\s+)?(?:(?P<n>{_DUR})\s+)?(?P<style>{_STYLE_EN})(?:\s+(?:of|for)\s+(?P<n2>{_DUR}))?",
+        rf"(?:在)?(?P<where>{_PLACE_ZH})(?:都)?(?:用|使用|加|加上|做|来个|来一个|改成|改为|换成|设为|是)?(?:一个|个)?"
+        rf"(?:(?P<n>{_ZDUR})(?:的)?)?(?P<style>{_STYLE_ZH})(?:转场|过渡|效果)?(?P<n2>{_ZDUR})?",
+        rf"(?:用|加|加个|加一个|来个|来一个)?(?:(?P<n>{_ZDUR})(?:的)?)?(?P<style>{_STYLE_ZH})(?:转场|过渡|效果)?"
+        rf"(?P<n2>{_ZDUR})?(?:(?:到|进入|转到|切到|切入|进)(?P<where>{_ZSC}|§\d+))?",
+    ),
+    _rule(
+        "music file", _music_file,
+        r"(?:use|add|put|set|play|make)\s+(?:\S+\s+){0,3}?(?:as|for)\s+(?:the\s+|my\s+)?(?:background\s+)?"
+        r"(?:music|soundtrack|score|bgm)",
+        r"(?:add|put|use|play)\s+(?:some\s+|a\s+|the\s+|my\s+)?(?:background\s+)?(?:music|soundtrack|score|bgm)"
+        r"(?:\s+(?:to|on|under|over)\s+(?:it|this|the\s+(?:film|cut|video|movie)))?",
+        rf"(?:bring|put)\s+(?:back\s+)?{_MUSIC_EN}(?:\s+back)?(?:\s+on)?",
+        rf"(?:用|把)?(?:这个|这首歌?|这段音乐|这段|它|\S+?)?(?:当|作为|做|当作)(?:背景)?{_MUSIC_ZH}",
+        rf"(?:加|添加|配|加上|加点|加一段|配上|恢复)(?:一段|一首|点)?(?:背景)?{_MUSIC_ZH}|{_MUSIC_ZH}用这个",
+    ),
+    _rule(
+        "music", _music,
+        rf"(?:make\s+|have\s+|set\s+)?{_MUSIC_EN}(?:\s+(?:level|volume))?\s+(?:(?P<amt>{_AMT})\s+)?"
+        rf"(?P<dir>louder|quieter|softer|lower|higher|up|down)(?:\s+(?:by\s+)?(?P<db>{_DB}))?",
+        rf"(?:make\s+)?{_MUSIC_EN}\s+(?P<db>{_DB})\s+(?P<dir>louder|quieter|softer|lower|higher|up|down)",
+        rf"(?:(?P<amt>{_AMT})\s+)?(?P<dir>louder|quieter|softer)\s+{_MUSIC_EN}",
+        rf"(?P<db>{_DB})\s+(?P<dir>louder|quieter|softer|lower|higher)\s+{_MUSIC_EN}",
+        rf"(?:turn|bring|crank|pump|dial|take)\s+{_MUSIC_EN}(?:\s+(?:level|volume))?\s+(?P<dir>up|down)"
+        rf"(?:\s+(?:(?P<amt>{_AMT})|(?:by\s+)?(?P<db>{_DB})))?",
+        rf"(?:turn|bring|crank|pump|dial|take)\s+(?P<dir>up|down)\s+{_MUSIC_EN}(?:\s+(?:level|volume))?"
+        rf"(?:\s+(?:(?P<amt>{_AMT})|(?:by\s+)?(?P<db>{_DB})))?",
+        rf"(?P<dir>raise|lower|boost|reduce|duck|lift|increase|decrease)\s+{_MUSIC_EN}(?:\s+(?:level|volume))?"
+        rf"(?:\s+(?:(?P<amt>{_AMT})|(?:by\s+)?(?P<db>{_DB})))?",
+        rf"(?:set\s+|put\s+|make\s+)?{_MUSIC_EN}(?:\s+(?:level|volume))?\s+(?:(?:to|at|=|on)\s+|should be\s+(?:at\s+)?)?"
+        rf"(?P<abs>{_DB})(?P<rel>\s+(?:under|below|lower than|quieter than|relative to|against|than)\s+(?:the\s+)?"
+        r"(?:dialogue|voices?|speech))?",
+        r"(?P<off>no|without(?:\s+any)?|lose|kill|remove|drop|cut|mute|silence|delete|ditch|scrap|get rid of|take out"
+        r"|turn off|switch off|stop)\s+(?:the\s+|any\s+)?(?:background\s+)?(?:music(?:\s+bed)?|soundtrack|score|bgm)"
+        r"(?:\s+(?:entirely|completely|altogether))?",
+        rf"{_MUSIC_EN}\s+(?P<off>off)|(?P<off2>turn|switch|take|cut)\s+{_MUSIC_EN}\s+(?:off|out)",
+        rf"(?:把)?{_MUSIC_ZH}(?:的?(?:音量|声音))?(?P<soft>再|稍微|稍稍|稍)?(?:调|开|放|弄)?(?:得)?(?P<dir>{_ZUP}|{_ZDOWN})(?:声)?"
+        rf"(?P<amt>很多|得多|多了?|一点点|一点|一些|点儿?|些)?(?:(?P<db>{_NUM})\s*(?:分贝|db))?",
+        rf"(?P<dir>调大|调小|开大|关小|调高|调低|加大|减小|降低|提高)(?:一点|一些|点)?{_MUSIC_ZH}(?:的?音量)?",
+        rf"(?:把)?{_MUSIC_ZH}(?:的?音量)?(?:调到|调成|设为|设成|改成|改为|定为|定在|设在|为|在)\s*(?P<abs>[-+−]?\s*{_NUM})\s*"
+        r"(?:分贝|db)",
+        rf"(?P<off>去掉|不要|关掉|关闭|删掉|删除|拿掉|静音|取消|去除|不用|关)(?:背景)?{_MUSIC_ZH}",
+        rf"(?:把)?{_MUSIC_ZH}(?P<off>关掉|去掉|关|不要|静音|删掉|拿掉|关闭)",
+    ),
+    _rule(
+        "loudness", _loudness,
+        rf"(?:(?:use|set|make it|master(?: it)?(?: to| at| for)?|mix(?: it)?(?: to| for)?|normali[sz]e(?: it)?(?: to| for)?"
+        rf"|target|go with|conform to)\s+)?(?:the\s+)?(?P<std>{_STD_EN})(?:\s+(?:loudness|levels?|standard|spec|norm"
+        r"|mix|master|target|normali[sz]ation))+",
+        r"(?:(?:use|set|master to|normali[sz]e to|mix to|conform to)\s+)?(?P<std>ebu(?:\s*r\s*\.?\s*128)?|r\s*\.?\s*128)"
+        r"(?:\s+(?:loudness|levels?|standard|spec|norm))?",
+        rf"(?:(?:set\s+)?(?:the\s+)?loudness|levels?|master(?: it)?|mix(?: it)?|normali[sz]e(?: it)?|make it)\s+(?:for|to)"
+        rf"\s+(?:the\s+)?(?P<std>{_STD_EN})(?:\s+(?:loudness|standard|levels?))?",
+        r"for\s+(?P<std>youtube|the web|online|streaming|broadcast|tv|television|spotify|bilibili)",
+        rf"(?:(?:set|target|normali[sz]e|master|mix|make it)(?:\s+(?:it|the\s+(?:film|mix|loudness|audio)))?\s+(?:to|at|for)"
+        rf"\s+|(?:the\s+)?(?:loudness|target)(?:\s+(?:target|to|at|of|=|:))*\s*)?(?P<lufs>{_LUFS})\s*lufs"
+        r"(?:\s+(?:loudness|target|integrated))?",
+        r"(?:set\s+)?(?:the\s+)?loudness(?:\s+target)?\s+(?:to\s+|at\s+|=\s*|of\s+)?(?P<lufs>[-−]\s*\d+(?:\.\d+)?)(?:\s*lu)?",
+        r"(?:把)?(?:响度|音量标准|整体音量|总音量|音量)(?:用|按|按照|采用|符合|改成|改为|调到|调成|设为|设成|做成|做到|定为|是)?"
+        r"(?P<std>广播|电视|网络|网上|在线|流媒体|短视频|抖音|b站|youtube|ebu\s*r?\s*128|r128)(?:的)?(?:标准|规范)?(?:响度)?",
+        r"(?:用|按|按照|采用)?(?P<std>广播|电视|网络|在线|流媒体|ebu\s*r?\s*128|r128)(?:的)?响度(?:标准)?",
+        rf"(?:把)?(?:响度|音量)(?:目标)?(?:调到|调成|设为|设成|改成|改为|定为|为|是)?\s*(?P<lufs>{_LUFS})\s*(?:lufs|lu)?",
+    ),
+    _rule(
+        "voices off", _voices(False),
+        r"(?:mute|silence|turn off|switch off|no|kill|drop|lose)\s+(?:the\s+|all\s+(?:the\s+)?)?(?:voices?|speech|spoken lines"
+        r"|voice-?overs?|tts|narration|dialogue audio)",
+        r"(?:mute|silence)\s+(?:the\s+)?dialogue|(?:voices?|speech|dialogue audio)\s+off|turn\s+(?:the\s+)?voices?\s+off",
+        r"(?:captions?|subtitles?|subs|text)\s+only|(?:don't|do not|dont)\s+speak\s+(?:the\s+)?(?:dialogue|lines)",
+        r"(?:静音|关掉|关闭|去掉|不要|取消)(?:对白|人声|配音|语音|台词配音|对话)(?:声音|配音)?",
+        r"(?:对白|人声|配音|语音)(?:静音|关掉|关|去掉|不要)",
+        r"只(?:要|留|保留|用|有)字幕",
+    ),
+    _rule(
+        "voices on", _voices(True),
+        r"(?:speak|voice|read out|say)\s+(?:the\s+)?(?:dialogue|lines)(?:\s+(?:out loud|aloud))?",
+        r"(?:turn|switch)\s+(?:the\s+)?(?:voices?|speech)\s+(?:back\s+)?on|(?:turn|switch)\s+on\s+(?:the\s+)?voices?",
+        r"(?:unmute|bring back|restore|add)\s+(?:the\s+)?(?:voices?|speech|dialogue audio)|voices?\s+(?:back\s+)?on"
+        r"|bring\s+(?:the\s+)?voices?\s+back",
+        r"(?:恢复|打开|开启|加上|要|启用)(?:对白|人声|配音|语音)(?:声音)?|把?(?:对白|台词)(?:读|念)出来",
+    ),
+    _rule(
+        "subtitles off", _subtitles(False),
+        rf"(?:no|without|remove|drop|lose|delete|unburn|get rid of|take out|skip|don't want|do not want)\s+"
+        rf"(?:the\s+|any\s+)?(?:burn(?:ed|t)?[-\s]?in|burn(?:ed|t)|baked[-\s]?in|hard-?coded|hard|open)\s*{_SUBS}",
+        rf"(?:don't|do not|dont|stop)\s+(?:burn(?:ing)?|bak(?:e|ing)|hard-?cod(?:e|ing))\s+(?:in\s+)?{_SUBS}(?:\s+in)?"
+        rf"(?:\s+(?:in|into|on)\s+{_PICTURE})?",
+        rf"(?:soft|separate)\s+{_SUBS}(?:\s+only)?|{_SUBS}\s+(?:as\s+)?(?:a\s+)?(?:separate\s+)?(?:file|srt|sidecar)"
+        rf"(?:\s+only)?|{_SUBS}\s+not\s+burn(?:ed|t)(?:\s+in)?|unburn\s+{_SUBS}",
+        r"(?:不要|去掉|取消|别|不用|不需要|不)(?:把字幕)?(?:烧录|烧|压制|压|内嵌|嵌入|硬)(?:进|到|入)?(?:画面)?(?:的)?(?:字幕)?",
+        r"字幕不要(?:烧录|烧|压制|压|内嵌|嵌入)(?:进|到|入)?(?:画面)?(?:里)?|(?:用|要|只要)?(?:软字幕|外挂字幕)",
+    ),
+    _rule(
+        "subtitles on", _subtitles(True),
+        rf"(?:burn|bake|hard-?code|hard-?sub)\s+(?:in\s+)?{_SUBS}(?:\s+(?:in|into|on|onto)(?:\s+{_PICTURE})?)?",
+        rf"(?:embed|print|put|render|draw|stamp|show)\s+{_SUBS}\s+(?:in|into|on|onto)\s+{_PICTURE}",
+        rf"(?:(?:use|add|want|i want|with)\s+)?(?:burn(?:ed|t)?|baked|hard-?coded|hard|open)[-\s]?(?:in\s+)?{_SUBS}",
+        rf"(?:(?:make|have)\s+)?{_SUBS}\s+(?:burned|burnt|baked|hard-?coded|burn)(?:[-\s]?in)?(?:\s+(?:to|into|on)\s+{_PICTURE})?",
+        r"(?:把)?字幕(?:烧录|烧|压制|压|嵌|嵌入|内嵌|印|做)(?:进去|进|到|入|在)?(?:画面|视频|片子|图像)?(?:里|中|上)?(?:去)?",
+        r"(?:要|用|做|加|加上|给)?(?:烧录|烧|压制|内嵌|嵌入|硬)(?:的)?字幕",
+    ),
+    _rule(
+        "reframe", _reframe,
+        rf"(?:(?:make|do|create|add|export|deliver|render|give me|i want|we need|produce|output|generate|cut)\s+)?"
+        rf"(?:(?:a|an|the)\s+)?(?:(?:extra|second|separate|also)\s+)?(?P<ratios>{_RATIOS_EN})\s+{_VERSION}{_PLATFORM}"
+        r"(?:\s+(?:too|as well|also))?",
+        rf"reframe(?:\s+(?:it|the\s+(?:film|cut|video)))?\s+(?:to|for|as|into)\s+(?:an?\s+)?(?P<ratios>{_RATIOS_EN})"
+        rf"(?:\s+{_VERSION})?{_PLATFORM}(?:\s+(?:too|as well|also))?",
+        rf"(?P<remove>no|without|drop|remove|delete|skip|cancel|lose|don't make|do not make|get rid of|scrap)\s+"
+        rf"(?:the\s+|a\s+|an\s+|any\s+)?(?P<ratios>{_RATIOS_EN})\s+{_VERSION}",
+        r"(?P<remove>no|without|drop|remove|delete|skip|cancel)\s+(?:the\s+|any\s+)?(?P<every>extra|other|reframed)\s+"
+        r"(?:versions|formats|cuts)|(?P<remove2>no)\s+(?P<every2>reframes)",
+        rf"(?:再|另外|也|还要|还)?(?:做|出|导出|生成|加|要|来|剪|输出|给我|做出)?(?:一个|一版|个|一份|一条)?(?P<ratios>{_RATIOS_ZH})"
+        r"(?:的)?(?:版本|版|视频|格式|画幅)(?:的?视频)?(?:也要|也)?",
+        rf"(?P<remove>不要|去掉|删掉|取消|不用|别做|不需要|不做|别出|不出)(?:那个|这个)?(?P<ratios>{_RATIOS_ZH})(?:的)?"
+        r"(?:版本|版|视频)",
+    ),
+    _rule(
+        "voice", _voice,
+        r"give\s+(?P<who>.+?)\s+(?:the\s+)?voice\s+(?:id\s+)?['\"]?(?P<voice>[\w.:-]+)['\"]?",
+        r"give\s+(?P<who>.+?)\s+(?:an?|the|some)\s+(?P<hint>(?!(?:an?|the)\b)[\w'-]+(?:\s+[\w'-]+){0,3}?)\s+voice",
+        r"give\s+(?P<who>.+?)\s+(?:an?|the|some)\s+voice",
+        r"(?:use|pick|choose|cast)\s+(?:the\s+)?voice\s+(?:id\s+)?['\"]?(?P<voice>[\w.:-]+)['\"]?\s+for\s+(?P<who>.+)",
+        r"(?:make|have)\s+(?P<who>.+?)(?:'s|s'|')?\s+voice\s+(?P<hint>.+)",
+        r"(?:change|set|switch)\s+(?P<who>.+?)(?:'s|s'|')?\s+voice\s+(?:to|into)\s+(?P<x>.+)",
+        r"(?P<who>.+?)(?:'s|s'|')?\s+voice\s+(?:should|must|needs to|has to)\s+(?:be|sound)\s+(?P<x>.+)",
+        r"(?:an?\s+)?(?P<hint>[\w'-]+(?:\s+[\w'-]+){0,2}?)\s+voice\s+for\s+(?P<who>.+)",
+        r"(?:recast|re-?voice)\s+(?P<who>.+?)(?:(?:'s|s'|')?\s+voice)?(?:\s+(?:with|as|to)\s+(?P<x>.+))?",
+        rf"给(?P<who>.+?)(?:换成|配上|换上|换|配|用|来)(?:一个|个|一种|种|一副|副)?(?P<hint>{_ZVOICE_KIND})",
+        rf"给(?P<who>.+?)(?:换成|配上|换上|换|配|用|来)(?:一个|个|一种|种|一副|副)?(?P<hint>.*?)(?:的)?{_ZVOICE}",
+        explicit="yes",
+    ),
+    _rule(
+        "voice", _voice,
+        rf"(?:让|把)?(?P<who>.+?)的{_ZVOICE}(?:(?:改成|换成|变成|改为|换为|用)(?P<x>.+)"
+        r"|(?:再|变得?|要|调得?|改得?)?(?P<hint>.+?))(?:一点|一些|些|点)?",
+        r"(?:让)?(?P<who>.+?)(?:的声音)?听起来(?P<hint>.+?)(?:一点|一些|些|点)?",
+        r"(?:make\s+)?(?P<who>.+?)\s+(?:should\s+)?sound\s+(?P<hint>.+)",
+        r"(?:让|把)?(?P<who>.+?)(?:的)?(?:用|改用|换用|换成)(?:声音|音色|配音)\s*(?P<voice>[a-z0-9][\w.:-]*)",
+    ),
+    _rule(
+        "vague louder", _vague_louder,
+        r"(?:make\s+(?:it|this|that|everything|the\s+(?:film|video|sound|audio|volume))\s+)?(?:(?:a\s+)?(?:bit|little|lot)\s+"
+        r"|much\s+)?(?:louder|quieter|softer)",
+        r"turn\s+(?:it|this|that|the\s+(?:volume|sound|audio))\s+(?:up|down)|(?:more|less)\s+volume",
+        r"(?:把)?(?:声音|音量)?(?:再)?(?:调)?(?:大声|小声|大|小|响|高|低)(?:一点|一些|点|些)",
+    ),
+    _rule(
         "route", _route,
         rf"(?:use|try|switch to|go with|pick|choose|prefer)\s+{_P}(?:\s+(?:for|on)\s+(?P<what>.+))?",
         rf"(?:render|do|make|shoot|redo|re-?render|generate)\s+(?P<what>.+?)\s+(?:with|on|using|in|via|through)\s+{_P}",
@@ -1017,7 +1504,8 @@ _INJECTION = re.compile(
     r"|忽略(?:之前|以上|前面|上面|所有)|无视(?:之前|以上|前面|所有)|系统提示词|开发者模式|越狱模式|api\s*(?:key|密钥)"
     r"|(?:打印|显示|告诉我|给我|输出|发给我|说出)你?的?(?:密钥|秘钥|令牌|系统提示|token|密码)"
 )
-_NEEDS_FILM = (ChangeBible, Trim, Swap, Move, Drop, AddShot, Retime, Render)
+_NEEDS_FILM = (ChangeBible, Trim, Swap, Move, Drop, AddShot, Retime, Render, SetTransition, SetSound)
+_NEEDS_FILM += (SetSubtitles, Reframe, SetVoice)
 
 
 def _strip(segment: str) -> str:
@@ -1156,6 +1644,9 @@ def _help_text(zh: bool, understood: bool) -> str:
             "在第3个镜头后加一个梅的特写",
             "特写用可灵 / 第3个镜头用Veo",
             "预算5美元 / 渲染 / 撤销 / 回到版本2",
+            "第2场用叠化转场 / 场景之间黑场过渡 / 镜头4用1秒叠化",
+            "音乐大声点 / 去掉音乐 / 响度用广播标准 / 静音对白",
+            "烧录字幕 / 出一个竖屏版 / 给梅换一个更低沉的声音",
             "状态 / 花了多少钱 / 新片：<你的故事>",
         ]
     else:
@@ -1171,6 +1662,9 @@ def _help_text(zh: bool, understood: bool) -> str:
             "add a close-up of Mei after shot 3",
             "use kling for the close-ups / render shot 3 with veo",
             "budget $5 / render / undo / go back to version 2",
+            "crossfade into scene 2 / dip to black between scenes / 1 second crossfade into shot 5",
+            "louder music / no music / broadcast loudness / mute the voices",
+            "burn in the subtitles / make a vertical version / give Mei a deeper voice",
             "status / what did it cost? / new film: <your brief>",
         ]
     return "\n".join([head, *(f"- {line}" for line in lines)])
@@ -1247,12 +1741,86 @@ def _summary_one(a: Action, zh: bool) -> str:
             return f"撤销{a.steps}步" if zh else f"undo {a.steps} steps"
         case Revert():
             return f"回到版本{a.version}" if zh else f"back to version {a.version}"
+        case SetTransition():
+            return _transition_summary(a, zh)
+        case SetSound():
+            return _sound_summary(a, zh)
+        case SetSubtitles():
+            if zh:
+                return "字幕烧录进画面" if a.burn else "字幕不烧录进画面"
+            return "burn in the subtitles" if a.burn else "subtitles not burned in"
+        case Reframe():
+            ratios = ("、" if zh else " and ").join(a.ratios)
+            if zh:
+                return f"不出{ratios}版" if a.remove else f"另出{ratios}版"
+            plural = "s" if len(a.ratios) > 1 else ""
+            return (
+                f"no {ratios} version{plural}"
+                if a.remove
+                else f"also a {ratios} version{plural}".replace("a 9:16 and", "9:16 and").replace(
+                    "a 1:1 and", "1:1 and"
+                )
+            )
+        case SetVoice():
+            if a.voice:
+                return f"{a.character}：音色{a.voice}" if zh else f"{a.character}: voice {a.voice}"
+            if zh:
+                hint = a.hint or "不同"
+                if hint == "不同":
+                    return f"{a.character}：换一个声音"
+                return f"{a.character}：换成{hint}" if hint[-1] in "声音" else f"{a.character}：声音{hint}"
+            hint = a.hint or "different"
+            return f"{a.character}: {hint if hint.endswith('voice') else hint + ' voice'}"
         case Answer():
             labels = {"help": ("help", "帮助"), "status": ("status", "状态"), "cost": ("cost", "费用")}
             if a.topic in labels:
                 return labels[a.topic][1 if zh else 0]
             return a.text.splitlines()[0] if a.text else ""
     return a.kind
+
+
+def _transition_summary(a: SetTransition, zh: bool) -> str:
+    """'crossfade into scene 2 (0.5 s)', '每次换场黑场过渡（1秒）', 'straight cut into shot 5'."""
+    if a.shot is not None:
+        place = (f"镜头{int(a.shot)}", f"into shot {int(a.shot)}")
+    elif a.scene is not None:
+        place = (f"第{a.scene}场", f"into scene {a.scene}")
+    else:
+        place = ("每次换场", "at every scene change")
+    if zh:
+        label = {"cut": "直接切", "crossfade": "叠化", "dip": "黑场过渡"}[a.style]
+        return place[0] + label + ("" if a.style == "cut" else f"（{_fmt(a.length_s)}秒）")
+    if a.style == "cut":
+        return f"{'straight cuts' if a.shot is None and a.scene is None else 'straight cut'} {place[1]}"
+    label = {"crossfade": "crossfade", "dip": "dip to black"}[a.style]
+    return f"{label} {place[1]} ({_fmt(a.length_s)} s)"
+
+
+def _sound_summary(a: SetSound, zh: bool) -> str:
+    """'music 3 dB louder', 'no music', '-23 LUFS (broadcast)', 'voices off (captions only)'."""
+    parts: list[str] = []
+    if a.music_off:
+        parts.append("去掉音乐" if zh else "no music")
+    if a.music_db is not None:
+        parts.append(f"音乐音量{_fmt(a.music_db)}分贝" if zh else f"music at {_fmt(a.music_db)} dB")
+    if a.music_by_db:
+        by = abs(a.music_by_db)
+        if zh:
+            parts.append(f"音乐调{'大' if a.music_by_db > 0 else '小'}{_fmt(by)}分贝")
+        else:
+            parts.append(f"music {_fmt(by)} dB {'louder' if a.music_by_db > 0 else 'quieter'}")
+    if a.target_lufs is not None:
+        kind = {BROADCAST_LUFS: ("广播", "broadcast"), ONLINE_LUFS: ("网络", "online")}.get(a.target_lufs)
+        if zh:
+            parts.append(f"响度{_fmt(a.target_lufs)} LUFS" + (f"（{kind[0]}标准）" if kind else ""))
+        else:
+            parts.append(f"loudness {_fmt(a.target_lufs)} LUFS" + (f" ({kind[1]})" if kind else ""))
+    if a.voices is not None:
+        if zh:
+            parts.append("恢复对白配音" if a.voices else "静音对白（只留字幕）")
+        else:
+            parts.append("voices on" if a.voices else "voices off (captions only)")
+    return ("，" if zh else ", ").join(parts) or ("声音不变" if zh else "sound unchanged")
 
 
 def _decide(actions: list[Action], zh: bool, understood: bool = True) -> Decision:
@@ -1281,6 +1849,7 @@ def read_command(message: str, situation: Situation) -> Decision:
     if not text or _INJECTION.search(text):
         return _not_understood(zh)
     reader = _Reader(situation, zh)
+    reader.message = unicodedata.normalize("NFKC", message)
     if new := _NEW_FILM.fullmatch(text):
         if len(new.group("rest").strip(" .!。！")) < 2:
             ask = reader.say(

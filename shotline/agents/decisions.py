@@ -10,9 +10,10 @@ are labels that survive reorders, so "swap 2 and 3" then "shot 2 shorter" means 
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 FramingName = Literal["establishing", "wide", "medium", "two-shot", "close-up", "insert"]
 
@@ -148,6 +149,113 @@ class Drop(_ShotRef):
     shot: str
 
 
+# --- the finish (the editor applies these; nothing is rendered) ------------------------------
+
+TransitionStyle = Literal["cut", "crossfade", "dip"]
+TRANSITION_SECONDS: dict[str, float] = {"cut": 0.0, "crossfade": 0.5, "dip": 1.0}
+"""How long a transition lasts when the person gives no length."""
+ReframeRatio = Literal["9:16", "1:1"]
+VOICE_ID = re.compile(r"[A-Za-z0-9][\w.:-]{0,79}")
+"""A voice id is a catalogue key, never a path or a URL: letters, digits and . _ : - only."""
+MAX_HINT = 80
+
+
+class SetTransition(_ShotRef):
+    """How the cut passes into a shot, into a scene, or (neither given) at every scene change."""
+
+    kind: Literal["transition"] = "transition"
+    style: TransitionStyle = Field(description="cut, crossfade (dissolve) or dip (through black)")
+    seconds: float | None = Field(
+        default=None, ge=0.1, le=3.0, description="length; None: 0.5 s crossfade, 1 s dip"
+    )
+    shot: str | None = Field(default=None, description="the transition into this shot number")
+    scene: int | None = Field(default=None, ge=1, description="the transition into this scene, 1-based")
+
+    @model_validator(mode="after")
+    def _one_place(self) -> SetTransition:
+        if self.shot is not None and self.scene is not None:
+            raise ValueError("a transition goes into a shot or into a scene, not both")
+        return self
+
+    @property
+    def length_s(self) -> float:
+        """The length asked for, or the style's default."""
+        return 0.0 if self.style == "cut" else self.seconds or TRANSITION_SECONDS[self.style]
+
+
+class SetSound(_Action):
+    """The sound of the cut. The music file itself is never chosen here: a path in a message could
+    point anywhere, so the person attaches the file and the UI hands it to the editor."""
+
+    kind: Literal["sound"] = "sound"
+    music_db: float | None = Field(
+        default=None, ge=-40.0, le=12.0, description="music level relative to the dialogue, dB (LU)"
+    )
+    music_by_db: float | None = Field(
+        default=None, ge=-40.0, le=40.0, description="change of the music level: +3 louder, -3 quieter"
+    )
+    music_off: bool = Field(default=False, description="no music at all")
+    target_lufs: float | None = Field(
+        default=None, ge=-36.0, le=-8.0, description="loudness target: -14 online, -23 broadcast"
+    )
+    voices: bool | None = Field(
+        default=None, description="speak the dialogue (True) or captions only (False)"
+    )
+
+
+class SetSubtitles(_Action):
+    """Burn the subtitles into the picture, or deliver them only as a file."""
+
+    kind: Literal["subtitles"] = "subtitles"
+    burn: bool
+
+
+class Reframe(_Action):
+    """Extra versions of the cut reframed to other ratios (or, with `remove`, no longer made)."""
+
+    kind: Literal["reframe"] = "reframe"
+    ratios: list[ReframeRatio] = Field(description="'9:16' (vertical) and/or '1:1' (square)")
+    remove: bool = False
+
+    @field_validator("ratios")
+    @classmethod
+    def _some(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("name at least one ratio")
+        return list(dict.fromkeys(value))
+
+
+class SetVoice(_Action):
+    """Recast a character's voice: a named voice, or a description the recasting matches."""
+
+    kind: Literal["voice"] = "voice"
+    character: str = Field(description="character name as the bible has it")
+    voice: str | None = Field(default=None, description="an explicit voice id, e.g. 'nova'")
+    hint: str | None = Field(default=None, description="'deeper', 'older', 'a woman's voice', '更低沉'")
+
+    # checked here, not in the JSON schema: strict structured output accepts few string keywords
+    @field_validator("voice")
+    @classmethod
+    def _catalogue_key(cls, value: str | None) -> str | None:
+        if value is not None and not VOICE_ID.fullmatch(value):
+            raise ValueError(f"{value!r} is not a voice id")
+        return value
+
+    @field_validator("character")
+    @classmethod
+    def _named(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("name the character")
+        return value.strip()
+
+    @field_validator("hint")
+    @classmethod
+    def _short(cls, value: str | None) -> str | None:
+        if value is not None and len(value) > MAX_HINT:
+            raise ValueError(f"a voice description is at most {MAX_HINT} characters")
+        return value
+
+
 # --- conversation and history ----------------------------------------------------------------
 
 
@@ -184,6 +292,11 @@ Action = Annotated[
     | Swap
     | Move
     | Drop
+    | SetTransition
+    | SetSound
+    | SetSubtitles
+    | Reframe
+    | SetVoice
     | Answer
     | Undo
     | Revert,
@@ -193,7 +306,8 @@ Action = Annotated[
 SCRIPT_ACTIONS = (WriteScript, ReviseScene, AddShot, Retime)
 BIBLE_ACTIONS = (ChangeBible,)
 ROUTING_ACTIONS = (Route, SetBudget, Render)
-EDIT_ACTIONS = (Trim, Swap, Move, Drop)
+EDIT_ACTIONS = (Trim, Swap, Move, Drop, SetTransition, SetSound, SetSubtitles, Reframe)
+VOICE_ACTIONS = (SetVoice,)  # voices live in the bible: continuity recasts them
 HISTORY_ACTIONS = (Undo, Revert)
 
 

@@ -26,7 +26,10 @@ from shotline.agents.decisions import (
     Answer,
     CastMember,
     Decision,
+    Reframe,
     Retime,
+    SetTransition,
+    SetVoice,
     Situation,
     Trim,
     WriteScript,
@@ -50,6 +53,16 @@ and a one-line summary. Rules:
   project summary; characters and sets by their names in the summary.
 - A change of look (colour, clothing, hair) is change_bible; shorter/longer/reorder/remove are edit actions
   (trim, swap, move, drop) and render nothing; "use <provider> for ..." is route.
+- Finishing the cut renders nothing either. transition: style cut, crossfade (dissolve) or dip (to black), seconds
+  or null for the default; into a shot (shot), into a scene (scene, 1-based), or, with neither, at every scene
+  change ("between scenes"). sound: music_db sets the music level against the dialogue, music_by_db changes it
+  ("louder music" +3, "much louder" +6, "quieter" -3), music_off removes it, target_lufs is the loudness
+  (-14 online, -23 broadcast), voices false mutes the spoken dialogue (captions only). subtitles: burn true
+  draws them into the picture. reframe: extra 9:16 (vertical) or 1:1 (square) versions, remove true drops them.
+  "louder" with no subject is not about music: ask what should be louder.
+- A character's voice is voice: the character's name, and either an explicit voice id (voice) or a description
+  of the change (hint, e.g. "deeper", "older"). Music is never a path or a URL in a message: when asked to use
+  some music, answer that the person must attach the audio file.
 - "undo" is undo; "go back to version N" is revert.
 - A new film from a brief is write_script, with the brief in the person's own words and language.
 - A question is answer, with the reply in the person's language.
@@ -165,26 +178,52 @@ def redact(value: M, secrets: Sequence[str]) -> M:
     return value if cleaned == data else type(value).model_validate(cleaned)
 
 
+def _refusal(text: str, summary: str) -> Decision:
+    return Decision(understood=False, actions=[Answer(topic="help", text=text)], summary=summary)
+
+
 def settle(decision: Decision, state: dict[str, Any]) -> Decision:
     """The decision made exact against the project: a trim longer than the take becomes a retime (one
-    shot rendered at the new length); a trim to the shot's own length clears the trim. Shots and
-    names that do not exist turn the decision into an answer saying what does."""
+    shot rendered at the new length); a trim to the shot's own length clears the trim. Shots, scenes
+    and names that do not exist, and a reframe to the film's own ratio, turn the decision into an
+    answer saying what does."""
     board = state.get("storyboard")
     known = {s.id: s for s in board.shots} if board else {}
     lengths = state["edit"].lengths if state.get("edit") else {}
+    breakdown = state.get("breakdown")
+    scenes = len(breakdown.scenes) if breakdown else len({s.scene for s in known.values()})
+    ratio = (state.get("order") or {}).get("ratio") or (board.ratio if board else None)
     settled: list = []
     for action in decision.actions:
         for ref in ("shot", "other", "anchor"):
             sid = getattr(action, ref, None)
             if sid is not None and sid not in known:
                 shots = ", ".join(str(int(s)) for s in known) or "none yet"
-                return Decision(
-                    understood=False,
-                    actions=[
-                        Answer(topic="help", text=f"There is no shot {int(sid)}; the shots are {shots}.")
-                    ],
-                    summary=f"no shot {int(sid)}",
+                return _refusal(f"There is no shot {int(sid)}; the shots are {shots}.", f"no shot {int(sid)}")
+        if isinstance(action, SetTransition) and action.scene is not None and action.scene > scenes:
+            have = (
+                f"scenes are 1-{scenes}"
+                if scenes > 1
+                else "there is one scene"
+                if scenes
+                else "no scenes yet"
+            )
+            return _refusal(f"There is no scene {action.scene}; {have}.", f"no scene {action.scene}")
+        if isinstance(action, SetVoice):
+            cast = breakdown.characters if breakdown else []
+            who = next((c for c in cast if action.character.casefold() in (c.name.casefold(), c.id)), None)
+            if who is None:
+                names = ", ".join(c.name for c in cast) or "none yet"
+                return _refusal(
+                    f"There is no character '{action.character}'; the characters are {names}.",
+                    f"no character {action.character}",
                 )
+            action = action.model_copy(update={"character": who.name})
+        if isinstance(action, Reframe) and not action.remove and ratio in action.ratios:
+            others = [r for r in action.ratios if r != ratio]
+            if not others:
+                return _refusal(f"The film already is {ratio}.", f"already {ratio}")
+            action = action.model_copy(update={"ratios": others})
         if isinstance(action, Trim):
             shot = known[action.shot]
             now = lengths.get(shot.id, shot.duration_s)

@@ -25,34 +25,35 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Command, interrupt
 
-from shotline.agents import continuity, editor, screenwriter
+from shotline.agents import continuity, cutting, editor, screenwriter
 from shotline.agents import director as direction
 from shotline.agents.decisions import (
     BIBLE_ACTIONS,
     EDIT_ACTIONS,
     SCRIPT_ACTIONS,
+    VOICE_ACTIONS,
     AddShot,
     Answer,
     ChangeBible,
-    Drop,
-    Move,
+    Decision,
     Render,
     Retime,
     Revert,
     ReviseScene,
     Route,
     SetBudget,
-    Swap,
-    Trim,
+    SetSound,
+    SetVoice,
     Undo,
     WriteScript,
 )
 from shotline.agents.state import LineState, Turn, Version
 from shotline.config import Settings
-from shotline.errors import BudgetExceeded, ProviderUnavailable, RefusedPrompt, RenderError
+from shotline.errors import BudgetExceeded, InputError, ProviderUnavailable, RefusedPrompt, RenderError
 from shotline.memory.bible import Bible
 from shotline.memory.models import Breakdown, Edit, Shot, Take
 from shotline.memory.store import Ledger, TakeStore
+from shotline.tools import ffmpeg, soundtrack
 from shotline.tools.image import get_image_model
 from shotline.tools.image.base import ImageModel
 from shotline.tools.judge import Judge
@@ -61,7 +62,7 @@ from shotline.tools.references import ImageAssets
 from shotline.tools.render import Renderer, RenderEvent, RenderPolicy, ShotJob, model_key
 from shotline.tools.render_plan import ShotImages, base_shot, make_images, retry_job, shot_jobs, with_variants
 from shotline.tools.routing import RoutingPolicy
-from shotline.tools.timeline import cut_shots
+from shotline.tools.timeline import EVERY_SCENE, edit_decisions
 from shotline.tools.video import catalog, get_model
 from shotline.tools.video.base import MediaRef, ModelCard, RenderRequest, VideoModel
 
@@ -85,6 +86,14 @@ class Crew:
     """(project id, version) -> that version's state as it was finished; set by whoever owns the
     checkpointer (`ui.session.Studio`), so undo is time travel through checkpoints."""
     _image: ImageModel | None = None
+    _voice: tuple[Any, str] | None = None
+
+    def voice(self) -> tuple[Any, str]:
+        """The dialogue voice (a `VoiceModel`, or None for captions only) and, when there is none,
+        the plain reason why."""
+        if self._voice is None:
+            self._voice = soundtrack.voice_from_settings(self.settings)
+        return self._voice
 
     def model(self, name: str, model_id: str | None = None) -> VideoModel:
         """A model ready to call; one without a key fails here, before any work, saying which key."""
@@ -224,11 +233,19 @@ def director(state: LineState, runtime: Runtime[Crew]) -> Command:
         update["messages"] = _say(state, " ".join(replies), version)
     goto = (
         "screenwriter" if decision.of(*SCRIPT_ACTIONS)
-        else "continuity" if decision.of(*BIBLE_ACTIONS)
-        else "approve" if decision.of(Route, Render) or _pending(state)
+        else "continuity" if decision.of(*BIBLE_ACTIONS, *VOICE_ACTIONS)
+        else "approve" if decision.of(Route, Render) or _pending(state) or _paid_speech(state, crew, decision)
         else "editor"
     )  # fmt: skip
     return Command(goto=goto, update=update)
+
+
+def _paid_speech(state: LineState, crew: Crew, decision: Decision) -> bool:
+    """An edit that would have lines spoken that were never paid for ('voices back on') asks first."""
+    if not decision.of(*EDIT_ACTIONS) or not state.get("storyboard"):
+        return False
+    edit = cutting.apply_edit(state.get("edit") or Edit(), decision.of(*EDIT_ACTIONS), state["storyboard"])
+    return _speech_usd(state, crew, edit) > 0
 
 
 def _providers(crew: Crew) -> list[str]:
@@ -305,7 +322,7 @@ def write(state: LineState, runtime: Runtime[Crew]) -> dict[str, Any]:
         board = screenwriter.storyboard(breakdown, ratio=order["ratio"], target_s=target)
         if revised:
             board = _kept_shots(state, board, {f"sc{n}" for n in revised})
-        kept = _kept_edit(state, board, {f"sc{n}" for n in revised}) if revised else Edit()
+        kept = _kept_edit(state, board, {f"sc{n}" for n in revised}) if revised else _finish_of(state)
         update |= {"script": script, "breakdown": breakdown, "edit": kept}
         if decision is not None and decision.of(WriteScript):
             update |= {"bible_edits": [], "takes": {}, "cut": None}
@@ -333,7 +350,9 @@ def _kept_looks(before: Breakdown, after: Breakdown) -> Breakdown:
         update={
             "style": before.style or after.style,
             "characters": [
-                c.model_copy(update={k: getattr(people[c.id], k) for k in look}) if c.id in people else c
+                c.model_copy(update={k: getattr(people[c.id], k) for k in (*look, "voices")})
+                if c.id in people
+                else c
                 for c in after.characters
             ],
             "locations": [
@@ -368,11 +387,48 @@ def _kept_edit(state: LineState, board, rewritten: set[str]) -> Edit:
             for sid in untouched
             if was.get(sid) == next((x.scene, x.lines) for x in board.shots if x.id == sid)
         }
-    return Edit(
-        order=None if old.order is None else [sid for sid in old.order if sid in untouched],
-        lengths={sid: v for sid, v in old.lengths.items() if sid in untouched},
-        dropped=[sid for sid in old.dropped if sid in untouched],
+    return old.model_copy(
+        update={
+            "order": None if old.order is None else [sid for sid in old.order if sid in untouched],
+            "lengths": {sid: v for sid, v in old.lengths.items() if sid in untouched},
+            "dropped": [sid for sid in old.dropped if sid in untouched],
+            "transitions": {sid: t for sid, t in old.transitions.items() if sid in untouched},
+        }
     )
+
+
+def _finish_of(state: LineState) -> Edit:
+    """A new script starts a new cut, but the person's finish (sound, subtitles, extra frames) stays:
+    those are how they deliver, whatever the film says."""
+    old = state.get("edit") or Edit()
+    every = {k: t for k, t in old.scene_transitions.items() if k == EVERY_SCENE}
+    return Edit(
+        sound=old.sound,
+        burn_subtitles=old.burn_subtitles,
+        reframes=list(old.reframes),
+        scene_transitions=every,
+    )
+
+
+def _cast(breakdown: Breakdown, crew: Crew, recasts: list[SetVoice]) -> tuple[Breakdown, list[str]]:
+    """Every speaking character keeps one voice in the bible (cast once, by a stable draw that fits
+    the description); a person's 'give MEI a deeper voice' recasts that character only."""
+    voice, note = crew.voice()
+    if voice is None:
+        return breakdown, [f"voices need a speech provider ({note})"] if recasts else []
+    breakdown = soundtrack.cast(breakdown, voice.card, language=breakdown.language)
+    problems = []
+    for change in recasts:
+        key = change.character.strip().casefold()
+        who = next((c for c in breakdown.characters if key in {c.id.casefold(), c.name.casefold()}), None)
+        if who is None:
+            problems.append(f"there is no character called {change.character!r}")
+            continue
+        try:
+            breakdown = soundtrack.recast(breakdown, who.id, voice.card, voice=change.voice, hint=change.hint)
+        except InputError as exc:
+            problems.append(str(exc))
+    return breakdown, problems
 
 
 def keep_continuity(state: LineState, runtime: Runtime[Crew]) -> dict[str, Any]:
@@ -386,6 +442,8 @@ def keep_continuity(state: LineState, runtime: Runtime[Crew]) -> dict[str, Any]:
         ]
         edits.append(change)
     breakdown, problems = continuity.apply_bible_edits(state["breakdown"], edits)
+    breakdown, said = _cast(breakdown, runtime.context, decision.of(*VOICE_ACTIONS) if decision else [])
+    problems += said
     bible = Bible.open(runtime.context.settings.bible_dir, state["project_id"])
     bible.load(breakdown)
     board = continuity.restate(state["storyboard"], state["breakdown"], breakdown)
@@ -438,7 +496,11 @@ def _plan(state: LineState, crew: Crew, *, make: bool) -> tuple[ShotImages, list
     if make:  # the views drawn are linked from the bible version they were drawn from
         bible.load(breakdown)
         bible.link_views(images.view_links(breakdown))
-    return images, shot_jobs(breakdown, board, provider, cards, routing, images, described=bible.described)
+    jobs = shot_jobs(
+        breakdown, board, provider, cards, routing, images, described=bible.described,
+        native_audio=crew.settings.native_audio,
+    )  # fmt: skip
+    return images, jobs
 
 
 def _renderer(
@@ -476,7 +538,8 @@ def approve(state: LineState, runtime: Runtime[Crew]) -> Command[Literal["render
     policy = _policy(crew)
     jobs = with_variants(base_jobs, policy.takes_per_shot)
     renderer = _renderer(state, crew, jobs)
-    estimate = round(renderer.estimate_usd(jobs) + images.unpaid_usd, 4)
+    speech = _speech_usd(state, crew)
+    estimate = round(renderer.estimate_usd(jobs) + images.unpaid_usd + speech, 4)
     allowance = round(policy.qc_retries * renderer.estimate_usd(base_jobs), 4)
     per_shot: dict[str, float] = {}
     for job in jobs:
@@ -495,6 +558,7 @@ def approve(state: LineState, runtime: Runtime[Crew]) -> Command[Literal["render
             "retry_allowance_usd": allowance,
             "per_shot_usd": per_shot,
             "images_usd": round(images.unpaid_usd, 4),
+            "speech_usd": round(speech, 4),
             "shots": len(base_jobs),
             "to_render": len(per_shot),
             "takes": len(jobs),
@@ -715,8 +779,9 @@ def edit(state: LineState, runtime: Runtime[Crew]) -> dict[str, Any]:
     """The cut, with the person's order and trims; in a conversation each version gets its own
     folder, so going back to a version finds its files where they were."""
     _emit("editor", "running")
-    order, decision = state["order"], state.get("decision")
-    cut_edit = _edited(state.get("edit") or Edit(), decision.of(*EDIT_ACTIONS) if decision else [], state)
+    order, decision, crew = state["order"], state.get("decision"), runtime.context
+    actions = decision.of(*EDIT_ACTIONS) if decision else []
+    cut_edit = cutting.apply_edit(state.get("edit") or Edit(), actions, state["storyboard"])
     version = state.get("version", 1)
     out_dir = Path(order["out_dir"])
     if _conversation(state):
@@ -735,7 +800,8 @@ def edit(state: LineState, runtime: Runtime[Crew]) -> dict[str, Any]:
         verdicts=state.get("verdicts"),
         references=state.get("references"),
         edit=cut_edit,
-        views=Bible.open(runtime.context.settings.bible_dir, state["project_id"]).linked_views(),
+        views=Bible.open(crew.settings.bible_dir, state["project_id"]).linked_views(),
+        voicing=_voicing(state, crew),
         on_progress=progress,
     )
     _emit("editor", "done", message=f"{cut.duration_s:.1f} s cut in {out_dir}")
@@ -748,6 +814,8 @@ def edit(state: LineState, runtime: Runtime[Crew]) -> dict[str, Any]:
             f"The cut runs {cut.duration_s:.1f} s over {len(cut.shots)} shots; "
             f"{len(made)} rendered (${cost:.2f}), the rest unchanged."
         )
+        if note := _captions_only(state, crew, cut_edit):
+            text += f" {note[:1].upper()}{note[1:]}."
         last = (state.get("history") or [None])[-1]
         update["messages"] = _say(state, text, version)
         update["history"] = [Version(version=version, parent=last["parent"] if last else None,
@@ -755,32 +823,65 @@ def edit(state: LineState, runtime: Runtime[Crew]) -> dict[str, Any]:
     return update
 
 
-def _edited(cut_edit: Edit, actions: list, state: LineState) -> Edit:
-    """The edit with the person's trims, swaps, moves and drops applied (renders nothing)."""
-    order = [s.id for s in cut_shots(state["storyboard"], cut_edit)]
-    lengths, dropped = dict(cut_edit.lengths), list(cut_edit.dropped)
-    for action in actions:
-        if isinstance(action, Trim):
-            shot = _shot(state, action.shot)
-            if abs(action.seconds - shot.duration_s) < 1e-6:
-                lengths.pop(shot.id, None)
-            else:
-                lengths[shot.id] = action.seconds
-        elif isinstance(action, Swap) and {action.shot, action.other} <= set(order):
-            i, j = order.index(action.shot), order.index(action.other)
-            order[i], order[j] = order[j], order[i]
-        elif (
-            isinstance(action, Move)
-            and {action.shot, action.anchor} <= set(order)
-            and action.shot != action.anchor
-        ):
-            order.remove(action.shot)
-            at = order.index(action.anchor) + (1 if action.where == "after" else 0)
-            order.insert(at, action.shot)
-        elif isinstance(action, Drop) and action.shot in order:
-            order.remove(action.shot)
-            dropped.append(action.shot)
-    return Edit(order=order + dropped, lengths=lengths, dropped=dropped)
+def _captions_only(state: LineState, crew: Crew, cut_edit: Edit) -> str:
+    """Said plainly, on the first cut and when the sound is touched: the dialogue is not spoken."""
+    voice, note = crew.voice()
+    decision = state.get("decision")
+    first = state.get("cut") is None
+    touched = bool(decision and decision.of(SetSound))
+    speaks = any(s.dialogue for s in state["storyboard"].shots)
+    if voice is None and cut_edit.sound.voices and speaks and (first or touched):
+        return note
+    return ""
+
+
+def _voicing(state: LineState, crew: Crew) -> editor.Voicing:
+    """The voice the film speaks with, where its lines are kept and billed, and which shots speak
+    for themselves (a take with its own sound from a model that makes it)."""
+    voice, note = crew.voice()
+    return editor.Voicing(
+        voice=voice,
+        note=note,
+        cache_dir=crew.settings.root / "speech",
+        native=_native_voiced(state, crew),
+        ledger=Ledger(crew.settings.root / "ledger.sqlite"),
+        project_id=state["project_id"],
+    )
+
+
+def _native_voiced(state: LineState, crew: Crew) -> frozenset[str]:
+    """Shots with dialogue whose take carries sound from a model that makes sound: the model said
+    the lines itself, so they are kept, not spoken again over it."""
+    native = set()
+    for info in catalog(crew.settings):
+        native |= {f"{card.name}/{card.model_id}" for card in info.cards if card.native_audio}
+        if info.cards and info.cards[0].native_audio:  # the provider's default model
+            native.add(info.name)
+    voiced = set()
+    for shot in state["storyboard"].shots:
+        take = (state.get("takes") or {}).get(shot.id)
+        if not shot.dialogue or take is None:
+            continue
+        if take.model in native and ffmpeg.has_audio(Path(take.path)):
+            voiced.add(shot.id)
+    return frozenset(voiced)
+
+
+def _speech_usd(state: LineState, crew: Crew, edit: Edit | None = None) -> float:
+    """What speaking the cut's lines will cost: lines said before are in the cache and free."""
+    voice, _note = crew.voice()
+    edit = edit or state.get("edit") or Edit()
+    if voice is None or not edit.sound.voices or not voice.card.usd_per_1k_chars:
+        return 0.0
+    board, takes = state["storyboard"], dict(state.get("takes") or {})
+    for shot in board.shots:  # a shot not rendered yet still has lines to say
+        takes.setdefault(shot.id, Take(shot_id=shot.id, render_key="", model="", path="", sha256="",
+                                       duration_s=shot.duration_s, width=1, height=1))  # fmt: skip
+    plan = soundtrack.plan_lines(
+        edit_decisions(board, takes, edit), state["breakdown"], voice, crew.settings.root / "speech",
+        enabled=edit.sound.voices,
+    )  # fmt: skip
+    return soundtrack.speech_cost_usd(plan)
 
 
 def build_graph(checkpointer: BaseCheckpointSaver | None = None):

@@ -80,6 +80,9 @@ class Character(Model):
     color: str = Field(description="stable display colour '#rrggbb' for animatics and UI")
     line: int | None = Field(default=None, description="script line where the character is introduced")
     version: int = 1
+    voices: dict[str, str] = Field(
+        default_factory=dict, description="speech provider -> voice id, cast once and kept"
+    )
     costumes: list[Costume] = Field(
         default_factory=list, description="costume variants by scene; the description's clothing elsewhere"
     )
@@ -207,14 +210,52 @@ class Take(Model):
     seconds: float = Field(default=0.0, description="wall time spent producing it")
 
 
+TransitionKind = Literal["cut", "crossfade", "dip"]
+ONLINE_LUFS = -14.0
+BROADCAST_LUFS = -23.0
+
+
+class Transition(Model):
+    """How the cut passes into a shot. A crossfade or a dip to black of `seconds` overlaps the two
+    takes by that long, centred on the cut: the film gets shorter by exactly that much."""
+
+    kind: TransitionKind = "cut"
+    seconds: float = Field(default=0.5, ge=0.0, le=3.0, description="overlap, ignored for a cut")
+
+
+class Sound(Model):
+    """The editor's sound decisions: voices, the music bed and the loudness target."""
+
+    voices: bool = Field(default=True, description="speak the dialogue when a voice is available")
+    music: str | None = Field(default=None, description="the music bed the person gave (path), or None")
+    music_db: float = Field(
+        default=-6.0, ge=-40.0, le=12.0, description="music level relative to the dialogue, LU"
+    )
+    target_lufs: float = Field(
+        default=ONLINE_LUFS, ge=-36.0, le=-8.0, description="-14 online, -23 broadcast"
+    )
+
+
 class Edit(Model):
-    """The editor's decisions on top of the storyboard: order and lengths. Changing them renders nothing."""
+    """The editor's decisions on top of the storyboard: order, lengths, transitions, sound, subtitles
+    and extra frames. Changing them renders no take (speech lines may be spoken, from the cache)."""
 
     order: list[str] | None = Field(default=None, description="shot ids in cut order; None: storyboard order")
     lengths: dict[str, float] = Field(
         default_factory=dict, description="shot id -> seconds it plays in the cut, when trimmed"
     )
     dropped: list[str] = Field(default_factory=list, description="shot ids taken out of the cut")
+    transitions: dict[str, Transition] = Field(
+        default_factory=dict, description="shot id -> how the cut passes into that shot (wins over scenes)"
+    )
+    scene_transitions: dict[str, Transition] = Field(
+        default_factory=dict, description="scene id -> how the cut passes into the scene's first shot"
+    )
+    sound: Sound = Field(default_factory=Sound)
+    burn_subtitles: bool = Field(default=False, description="draw the subtitles into the picture")
+    reframes: list[Ratio] = Field(
+        default_factory=list, description="extra versions reframed from the cut: '9:16', '1:1'"
+    )
 
 
 class Cut(Model):

@@ -228,16 +228,20 @@ def shot_jobs(
     images: ShotImages,
     *,
     described: Described | None = None,
+    native_audio: bool = False,
 ) -> list[ShotJob]:
     """One job per shot: its routed models, primary first, each sent the references it can take.
     With `described` (`Bible.described`), characters a shot describes without naming them are sent
-    too, after its named cast and within each model's slots."""
+    too, after its named cast and within each model's slots. With `native_audio`, a shot with
+    dialogue asks each model that makes sound to make it (the model then speaks the lines)."""
     jobs = []
     for shot_id, chosen in _chosen(breakdown, board, provider, cards, routing).items():
         shot: Shot = next(s for s in board.shots if s.id == shot_id)
         candidates = [
             attach(
-                build_request(shot, breakdown, board, card.name, card.model_id or None),
+                build_request(shot, breakdown, board, card.name, card.model_id or None).model_copy(
+                    update={"audio": native_audio and card.native_audio and bool(shot.dialogue)}
+                ),
                 card,
                 _references(shot, breakdown, images, card.reference_images, described),
                 images.keyframes.get(shot_id),

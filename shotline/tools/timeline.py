@@ -1,34 +1,45 @@
 """The cut as data: edit decisions in whole frames, and the OpenTimelineIO timeline built from them.
 
-`edit_decisions` is the one place that decides shot order, in-points and lengths. The MP4
-(`tools/ffmpeg.render_cut`), the subtitles and the `.otio` export all read the same decisions,
+`edit_decisions` is the one place that decides shot order, in-points, lengths and transitions. The
+MP4 (`tools/ffmpeg.render_cut`), the subtitles and the timeline exports all read the same decisions,
 so what a user opens in their NLE matches the film frame for frame.
 """
 
 from __future__ import annotations
 
+import re
+import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import opentimelineio as otio
 
 from shotline.errors import RenderError
-from shotline.memory.models import FPS, Conflict, Edit, Shot, Storyboard, Take
+from shotline.memory.models import FPS, Conflict, Edit, Shot, Storyboard, Take, Transition, TransitionKind
 from shotline.memory.store import atomic_write
 
 RT = otio.opentime.RationalTime
 TR = otio.opentime.TimeRange
 
+MIN_TRANSITION_FRAMES = 2
+DIP_TO_BLACK = "Shotline_DipToBlack"
+"""OTIO has no dip-to-black type; the kind also travels in the transition's metadata."""
+
 
 @dataclass(frozen=True)
 class EditDecision:
-    """One shot's place in the cut: its take, used from frame 0 for `frames` frames at FPS."""
+    """One shot's place in the cut: its take, used from frame 0 for `frames` frames at FPS, its frame 0
+    shown at output frame `start_frame`. A transition into the shot overlaps its first `overlap_in`
+    frames with the previous shot's last ones, so the cut is sum(frames) - sum(overlap_in) long."""
 
     shot: Shot
     take: Take
     start_frame: int
     frames: int
+    overlap_in: int = 0
+    transition_in: TransitionKind = "cut"
 
     @property
     def start_s(self) -> float:
@@ -57,10 +68,12 @@ def edit_decisions(
     storyboard: Storyboard, takes: Mapping[str, Take], edit: Edit | None = None
 ) -> list[EditDecision]:
     """The cut: the edit's order (storyboard order by default), each take used from frame 0 for the
-    length the edit gives its shot (the shot's own duration unless trimmed).
+    length the edit gives its shot (the shot's own duration unless trimmed), joined by the edit's
+    transitions (see `transition_into`).
 
-    Shot boundaries are rounded on the running total rather than per shot, so the cut's length
-    is the sum of the lengths to within half a frame however many shots there are.
+    Shot lengths are rounded on the running total rather than per shot, so the sum of the lengths
+    is exact to within half a frame however many shots there are; each transition then shortens the
+    cut by its own whole number of frames.
     """
     shots = cut_shots(storyboard, edit)
     missing = [shot.id for shot in shots if shot.id not in takes]
@@ -69,14 +82,64 @@ def edit_decisions(
     if not shots:
         raise RenderError("the storyboard has no shots to cut")
     lengths = edit.lengths if edit else {}
-    decisions: list[EditDecision] = []
-    elapsed_s, start = 0.0, 0
+    frames: list[int] = []
+    elapsed_s, end = 0.0, 0
     for shot in shots:
         elapsed_s += lengths.get(shot.id, shot.duration_s)
-        end = max(round(elapsed_s * FPS), start + 1)
-        decisions.append(EditDecision(shot=shot, take=takes[shot.id], start_frame=start, frames=end - start))
-        start = end
+        new_end = max(round(elapsed_s * FPS), end + 1)
+        frames.append(new_end - end)
+        end = new_end
+    decisions: list[EditDecision] = []
+    start = 0
+    for k, shot in enumerate(shots):
+        kind: TransitionKind = "cut"
+        overlap = 0
+        transition = transition_into(shots, k, edit)
+        if transition is not None and k > 0:
+            kind, overlap = transition.kind, _overlap_frames(transition, frames[k - 1], frames[k])
+        if overlap == 0:
+            kind = "cut"
+        start -= overlap
+        decisions.append(
+            EditDecision(
+                shot=shot,
+                take=takes[shot.id],
+                start_frame=start,
+                frames=frames[k],
+                overlap_in=overlap,
+                transition_in=kind,
+            )
+        )
+        start += frames[k]
     return decisions
+
+
+EVERY_SCENE = "*"
+"""A scene-transition key meaning every scene change (`make --transition`, before scenes are known)."""
+
+
+def transition_into(shots: Sequence[Shot], k: int, edit: Edit | None) -> Transition | None:
+    """The transition the edit asks for into `shots[k]`: the shot's own, else its scene's when the
+    shot opens that scene in the cut; never one into the film's first shot."""
+    if edit is None or k == 0:
+        return None
+    shot = shots[k]
+    if shot.id in edit.transitions:
+        return edit.transitions[shot.id]
+    opens_scene = all(s.scene != shot.scene for s in shots[:k])
+    if not opens_scene:
+        return None
+    return edit.scene_transitions.get(shot.scene) or edit.scene_transitions.get(EVERY_SCENE)
+
+
+def _overlap_frames(transition: Transition, frames_before: int, frames_after: int) -> int:
+    """Whole frames of overlap: at least MIN_TRANSITION_FRAMES, at most half of either neighbour, so
+    two transitions never overlap each other; 0 (a cut) when the shots are too short to share any."""
+    asked = round(transition.seconds * FPS)
+    if transition.kind == "cut" or asked <= 0:
+        return 0
+    overlap = min(max(asked, MIN_TRANSITION_FRAMES), frames_before // 2, frames_after // 2)
+    return overlap if overlap >= MIN_TRANSITION_FRAMES else 0
 
 
 def cut_shots(storyboard: Storyboard, edit: Edit | None = None) -> list[Shot]:
@@ -94,9 +157,14 @@ def cut_shots(storyboard: Storyboard, edit: Edit | None = None) -> list[Shot]:
     return [by_id[sid] for sid in order if sid not in edit.dropped]
 
 
+def cut_frames(decisions: Sequence[EditDecision]) -> int:
+    """Length of the cut in frames: where the last shot ends (transitions overlap their shots)."""
+    return decisions[-1].start_frame + decisions[-1].frames if decisions else 0
+
+
 def cut_duration_s(decisions: Sequence[EditDecision]) -> float:
     """Length of the cut in seconds (whole frames)."""
-    return round(sum(d.frames for d in decisions) / FPS, 3)
+    return round(cut_frames(decisions) / FPS, 3)
 
 
 def build_timeline(
@@ -113,28 +181,53 @@ def build_timeline(
 def timeline_from_decisions(
     decisions: Sequence[EditDecision], *, name: str = "Shotline cut", conflicts: Iterable[Conflict] = ()
 ) -> otio.schema.Timeline:
-    """One video track, a clip per shot, starting at 0; conflicts become red markers on their clip."""
+    """One video track starting at 0: a clip per shot, showing the part of its take that is seen
+    outside any transition, and an OTIO transition centred on each cut that has one. The track is as
+    long as the MP4, and each transition blends the same take frames as the MP4's (the outgoing
+    take's last `d` frames with the incoming take's first `d`). Conflicts become red markers."""
     timeline = otio.schema.Timeline(name=name, global_start_time=RT(0, FPS))
     track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
     timeline.tracks.append(track)
     by_shot: dict[str, list[Conflict]] = {}
     for conflict in conflicts:
         by_shot.setdefault(conflict.shot_id, []).append(conflict)
-    for decision in decisions:
-        track.append(_clip(decision, by_shot.get(decision.shot.id, [])))
+    for k, decision in enumerate(decisions):
+        head = decision.overlap_in // 2  # the transition's in_offset: its part before the cut
+        tail = _out_offset(decisions[k + 1]) if k + 1 < len(decisions) else 0
+        if decision.overlap_in:
+            track.append(_transition(decision))
+        track.append(_clip(decision, head, decision.frames - head - tail, by_shot.get(decision.shot.id, [])))
     return timeline
 
 
-def _clip(decision: EditDecision, conflicts: Sequence[Conflict]) -> otio.schema.Clip:
-    """A clip named by shot id, pointing at the take's absolute path, with Shotline's facts attached."""
+def _out_offset(decision: EditDecision) -> int:
+    """The part of the transition into `decision` that lies after the cut."""
+    return decision.overlap_in - decision.overlap_in // 2
+
+
+def _transition(decision: EditDecision) -> otio.schema.Transition:
+    """The transition into `decision`'s shot, centred on the cut; a dip keeps its kind in metadata."""
+    dip = decision.transition_in == "dip"
+    transition = otio.schema.Transition(
+        name=f"{'Dip to Black' if dip else 'Cross Dissolve'} into {decision.shot.id}",
+        transition_type=DIP_TO_BLACK if dip else otio.schema.TransitionTypes.SMPTE_Dissolve,
+        in_offset=RT(decision.overlap_in // 2, FPS),
+        out_offset=RT(_out_offset(decision), FPS),
+    )
+    transition.metadata["shotline"] = {"kind": decision.transition_in, "frames": decision.overlap_in}
+    return transition
+
+
+def _clip(decision: EditDecision, first: int, frames: int, conflicts: Sequence[Conflict]) -> otio.schema.Clip:
+    """A clip named by shot id, pointing at the take's absolute path, showing take frames
+    [first, first + frames), with Shotline's facts attached."""
     shot, take = decision.shot, decision.take
     reference = otio.schema.ExternalReference(
         target_url=otio.url_utils.url_from_filepath(str(Path(take.path).resolve())),
         available_range=TR(RT(0, FPS), RT(decision.take_frames, FPS)),
     )
-    clip = otio.schema.Clip(
-        name=shot.id, media_reference=reference, source_range=TR(RT(0, FPS), RT(decision.frames, FPS))
-    )
+    visible = TR(RT(first, FPS), RT(frames, FPS))
+    clip = otio.schema.Clip(name=shot.id, media_reference=reference, source_range=visible)
     clip.metadata["cmx_3600"] = {"reel": f"SHOT{shot.id}"}  # an EDL reel names the shot, not a hash
     clip.metadata["shotline"] = {
         "shot_id": shot.id,
@@ -148,9 +241,7 @@ def _clip(decision: EditDecision, conflicts: Sequence[Conflict]) -> otio.schema.
         clip.metadata["shotline"]["held_frames"] = decision.held_frames
     for conflict in conflicts:
         marker = otio.schema.Marker(
-            name=f"continuity: {conflict.message}",
-            marked_range=TR(RT(0, FPS), RT(decision.frames, FPS)),
-            color=otio.schema.MarkerColor.RED,
+            name=f"continuity: {conflict.message}", marked_range=visible, color=otio.schema.MarkerColor.RED
         )
         marker.metadata["shotline"] = conflict.model_dump()
         clip.markers.append(marker)
@@ -161,7 +252,74 @@ def write_timeline(timeline: otio.schema.Timeline, path: Path) -> Path:
     """Write `timeline` atomically in the text format its suffix names.
 
     `.otio` always works; `.xml`/`.edl`/`.fcpxml` work once their OTIO adapter plugins are installed.
+    Adapters get a copy: the CMX 3600 writer rewrites the track it is given in place. The CMX 3600
+    EDL has no dip: a dip to black is written as a dissolve ("D") of the same length and position.
+    The FCPXML adapter writes no transitions, so they are added to its spine here (`_fcpxml_transitions`).
     """
     path = Path(path)
     adapter = otio.adapters.from_filepath(str(path)).name
-    return atomic_write(path, otio.adapters.write_to_string(timeline, adapter_name=adapter))
+    text = otio.adapters.write_to_string(timeline.deepcopy(), adapter_name=adapter)
+    if adapter == "fcpx_xml":
+        text = _fcpxml_transitions(text, timeline)
+    return atomic_write(path, text)
+
+
+FCPX_EFFECTS = {  # Final Cut Pro's built-in effects, by the uid FCP and Resolve write and read
+    "crossfade": ("Cross Dissolve", "FxPlug:4731E73A-8DAC-4113-9A30-AE85B1761265"),
+    "dip": ("Fade To Color", "FxPlug:F779C565-486D-4633-8035-0374B4DB8F5C"),  # black by default
+    "audio": ("Audio Crossfade", "FFAudioTransition"),
+}
+
+
+def _fcpxml_transitions(text: str, timeline: otio.schema.Timeline) -> str:
+    """Add a `<transition>` to the FCPXML spine for each OTIO transition: it starts `in_offset`
+    before the cut and lasts the whole overlap, as Final Cut's own transitions do; the clips keep
+    their offsets, and the transition overlaps them through their handles."""
+    items = list(timeline.video_tracks()[0]) if timeline.video_tracks() else []
+    transitions = [(k, it) for k, it in enumerate(items) if isinstance(it, otio.schema.Transition)]
+    if not transitions:
+        return text
+    header, _, body = text.partition("<fcpxml")
+    root = ET.fromstring("<fcpxml" + body)
+    resources, spine = root.find("resources"), root.find("./project/sequence/spine")
+    if resources is None or spine is None:
+        raise RenderError("the FCPXML adapter wrote no spine: cannot add the cut's transitions")
+    used = [int(m) for m in re.findall(r"\br(\d+)\b", " ".join(e.get("id", "") for e in resources))]
+    ids: dict[str, str] = {}
+    for key in ("crossfade", "dip", "audio"):
+        if key == "audio" or any(_kind(t) == key for _, t in transitions):
+            ids[key] = f"r{max(used, default=0) + len(ids) + 1}"
+            effect_name, uid = FCPX_EFFECTS[key]
+            ET.SubElement(resources, "effect", {"id": ids[key], "name": effect_name, "uid": uid})
+    for k, transition in reversed(transitions):
+        after = items[k + 1]
+        cut = after.range_in_parent().start_time.rescaled_to(FPS).value
+        length = transition.in_offset + transition.out_offset
+        effect_name, _ = FCPX_EFFECTS[_kind(transition)]
+        element = ET.Element(
+            "transition",
+            {
+                "name": effect_name,
+                "offset": _fcpx_time(round(cut - transition.in_offset.rescaled_to(FPS).value)),
+                "duration": _fcpx_time(round(length.rescaled_to(FPS).value)),
+            },
+        )
+        ET.SubElement(element, "filter-video", {"ref": ids[_kind(transition)], "name": effect_name})
+        ET.SubElement(element, "filter-audio", {"ref": ids["audio"], "name": FCPX_EFFECTS["audio"][0]})
+        clips_before = sum(1 for it in items[:k] if not isinstance(it, otio.schema.Transition))
+        spine.insert(clips_before, element)
+    ET.indent(root, space="    ")
+    return header + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _kind(transition: otio.schema.Transition) -> str:
+    kind = dict(transition.metadata.get("shotline", {})).get("kind")
+    if kind in ("crossfade", "dip"):
+        return kind
+    return "dip" if transition.transition_type == DIP_TO_BLACK else "crossfade"
+
+
+def _fcpx_time(frames: int) -> str:
+    """Frames at FPS as FCPXML rational seconds ('43/24s', '2s')."""
+    value = Fraction(frames, FPS)
+    return f"{value.numerator}s" if value.denominator == 1 else f"{value.numerator}/{value.denominator}s"

@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from shotline.agents.editor import DELIVERABLES
+from shotline.agents.editor import DELIVERABLES, REFRAMED
 from shotline.agents.graph import Crew
 from shotline.config import Settings
 from shotline.errors import InputError, ShotlineError
@@ -186,10 +186,15 @@ class FileOut(BaseModel):
 
 
 class UploadOut(BaseModel):
-    kind: Literal["screenplay", "reference"]
+    kind: Literal["screenplay", "reference", "music"]
     sha256: str
     size: int
     stored_as: str
+    events: str | None = Field(default=None, description="music re-cuts the film: follow this turn's events")
+
+
+FILES = (*DELIVERABLES, *REFRAMED.values())
+"""Every file a version folder may hold, by name: the deliverables, and reframed versions when asked."""
 
 
 # --- auth ----------------------------------------------------------------------------------------
@@ -514,7 +519,7 @@ def create_app(
                 url=f"/v1/projects/{pid}/files/{name}"
                 + (f"?version={version}" if version is not None else ""),
             )
-            for name in DELIVERABLES
+            for name in FILES
             if (folder / name).is_file()
         ]
 
@@ -524,8 +529,8 @@ def create_app(
     def download(pid: str, name: str, who: User, version: int | None = None) -> FileResponse:
         """A deliverable by its name (final.mp4, final.srt, timeline.otio ...); never a path."""
         folder = _folder(service, service.project(pid, who), version)
-        if name not in DELIVERABLES or not (folder / name).is_file():
-            raise ApiError(404, "not_found", f"no file {name!r}; files are {', '.join(DELIVERABLES)}")
+        if name not in FILES or not (folder / name).is_file():
+            raise ApiError(404, "not_found", f"no file {name!r}; files are {', '.join(FILES)}")
         return FileResponse(folder / name, filename=name)
 
     @app.post(
@@ -539,9 +544,12 @@ def create_app(
         pid: str,
         who: User,
         file: Annotated[
-            UploadFile, File(description="a screenplay (text) or a reference image (PNG, JPEG, WebP)")
+            UploadFile,
+            File(
+                description="a screenplay (text), a reference image (PNG, JPEG, WebP) or music (WAV, MP3 ...)"
+            ),
         ],
-        kind: Annotated[Literal["screenplay", "reference"], Form()] = "screenplay",
+        kind: Annotated[Literal["screenplay", "reference", "music"], Form()] = "screenplay",
     ) -> UploadOut:
         """Checked by content and size before anything is stored; the file's own name is never used."""
         service.project(pid, who)
@@ -549,6 +557,11 @@ def create_app(
         checked = check_upload(
             data, kind=kind, declared_type=file.content_type, max_bytes=settings.upload_max_bytes
         )
+        if kind == "music":  # the project's music bed: stored and the film re-cut with it
+            service.runs.start(pid, lambda on_event: service.studio.use_music(pid, data, on_event=on_event))
+            stored = f"{checked.sha256[:32]}{checked.suffix}"
+            return UploadOut(kind=kind, sha256=checked.sha256, size=len(data), stored_as=stored,
+                             events=events_url(pid))  # fmt: skip
         folder = settings.projects_dir / pid / "uploads"
         target = folder / f"{checked.sha256[:32]}{checked.suffix}"
         atomic_write(target, data)

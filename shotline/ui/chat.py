@@ -9,6 +9,7 @@ Turns run in the background (`ui.runs`); the chat streams their events while the
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,7 +32,7 @@ from shotline.ui.session import approval_text
 LOCAL_USER = "local"
 VIEWS = ("front", "side", "back", "face")  # the order offered in the picker
 POLL_S = 0.25
-PANELS = ("chat", "storyboard", "cut", "cost", "approval", "bible", "references", "history", "targets")
+PANELS = ("chat", "storyboard", "cut", "cost", "approval", "bible", "references", "history", "targets", "files")
 
 
 def _user(request: gr.Request | None) -> str:
@@ -174,7 +175,16 @@ class StudioUI:
             pictures,
             self.history(pid),
             gr.update(choices=self.targets(pid)),
+            self.files(pid),
         )
+
+    def files(self, pid: str | None) -> list[str]:
+        """Everything the latest cut delivered, to download: the film, its reframed versions, the poster,
+        subtitles and the timelines for Premiere, Resolve and Final Cut."""
+        if not pid:
+            return []
+        cut = self.studio.state(pid).get("cut")
+        return [path for path in (cut.files.values() if cut else []) if Path(path).is_file()]
 
     # --- turns ----------------------------------------------------------------------------------
 
@@ -277,7 +287,7 @@ def build_ui(service: Any) -> gr.Blocks:
                 chatbot = gr.Chatbot(label="Director", height=520, elem_id="chat")
                 box = gr.MultimodalTextbox(
                     placeholder="A brief, a screenplay, or a change: 'make her jacket red', 'shot 4 shorter', 'undo'",
-                    file_types=[".fountain", ".txt", ".md", "image"],
+                    file_types=[".fountain", ".txt", ".md", "image", *MUSIC_SUFFIXES],
                     file_count="multiple",
                     label="Message",
                     show_label=False,  # else Gradio shows its class name, "MultimodalTextbox"
@@ -293,6 +303,10 @@ def build_ui(service: Any) -> gr.Blocks:
                     )  # whole frames: cropped to squares, a 16:9 card loses its text
                 with gr.Tab("Cut") as cut_tab:
                     video = gr.Video(label="Latest cut", elem_id="cut", interactive=False)
+                    downloads = gr.File(
+                        label="Files: film, reframes, poster, subtitles, timelines",
+                        file_count="multiple", interactive=False, elem_id="files",
+                    )  # fmt: skip
                 with gr.Tab("Bible"):
                     bible_rows = gr.Dataframe(
                         headers=["kind", "name", "description"], interactive=False, wrap=True
@@ -313,7 +327,18 @@ def build_ui(service: Any) -> gr.Blocks:
                         back_to = gr.Number(label="Version", precision=0, minimum=0)
                         revert = gr.Button("Revert to this version")
 
-        outputs = [chatbot, board, video, cost, approval, bible_rows, bible_pictures, versions, target]
+        outputs = [
+            chatbot,
+            board,
+            video,
+            cost,
+            approval,
+            bible_rows,
+            bible_pictures,
+            versions,
+            target,
+            downloads,
+        ]
 
         def on_load(saved: str | None, request: gr.Request):
             user = _user(request)
@@ -351,6 +376,16 @@ def build_ui(service: Any) -> gr.Blocks:
                 yield (gr.update(choices=ui.projects(user), value=pid), pid, None, *ui.panels(pid))
             text = (message or {}).get("text", "").strip()
             for path in (message or {}).get("files", []):
+                if Path(path).suffix.lower() in MUSIC_SUFFIXES:  # a music bed: the film is re-cut with it
+                    data = Path(path).read_bytes()
+                    for panels in ui.run(
+                        pid,
+                        lambda on_event, d=data: ui.studio.use_music(pid, d, on_event=on_event),
+                        "Adding music",
+                    ):
+                        yield (gr.update(), pid, None, *panels)
+                    text = "" if MUSIC_WORDS.search(text) else text
+                    continue
                 try:
                     text = _attached(ui, pid, Path(path), text)
                 except UploadError as exc:
@@ -428,6 +463,13 @@ def build_ui(service: Any) -> gr.Blocks:
 
         revert.click(on_revert, [current, back_to], outputs, api_name="revert")
     return app
+
+
+MUSIC_SUFFIXES = (".wav", ".mp3", ".flac", ".ogg", ".m4a")
+MUSIC_WORDS = re.compile(
+    r"^\s*(use )?(this|it)?\s*(as )?(the )?(music|soundtrack|score|音乐|配乐)?[.!。]?\s*$", re.I
+)
+"""A message that only says what the attached music is for; anything else is read as a message too."""
 
 
 def _attached(ui: StudioUI, pid: str, path: Path, text: str) -> str:

@@ -96,6 +96,7 @@ def _run(
     project_id: str | None = None,
     policy: str = "cheapest",
     refs: Path | None = None,
+    finish: Any = None,
 ) -> None:
     from shotline.ui.session import make_film
 
@@ -121,6 +122,7 @@ def _run(
                 project_id=project_id,
                 policy=policy,  # type: ignore[arg-type]
                 refs_dir=refs,
+                finish=finish,
                 on_event=LineProgress(progress),
                 ask_approval=lambda req: _ask(progress, req),
             )
@@ -137,6 +139,22 @@ def _run(
         f"({rendered} rendered, {len(takes) - rendered} from cache), "
         f"{state['cut'].duration_s:.1f} s film -> {out / 'final.mp4'}"
     )
+    extra = [Path(p).name for name, p in state["cut"].files.items() if name.startswith("final_")]
+    if extra:
+        console.print(f"also: {', '.join(extra)}")
+    if note := _sound_note(out):
+        console.print(f"[yellow]{note}[/]")
+
+
+def _sound_note(out: Path) -> str:
+    """The report's plain word on the dialogue when it is captions only (no voice here)."""
+    import json
+
+    try:
+        sound = json.loads((out / "report.json").read_text("utf-8")).get("sound", {})
+    except (OSError, ValueError):
+        return ""
+    return sound.get("note", "") if sound.get("lines") else ""
 
 
 def _ask(progress: Progress, request: dict[str, Any]) -> bool:
@@ -190,15 +208,82 @@ def make(
         Path | None,
         typer.Option("--refs", help="your own reference images, named <NAME>.<face|front|side|back>.png"),
     ] = None,
+    music: Annotated[
+        Path | None, typer.Option("--music", help="a music bed (WAV, MP3, ...), ducked under the dialogue")
+    ] = None,
+    loudness: Annotated[
+        str, typer.Option("--loudness", help="online (-14 LUFS), broadcast (-23 LUFS), or a LUFS number")
+    ] = "online",
+    transition: Annotated[
+        str, typer.Option("--transition", help="between scenes: cut, crossfade or dip (to black)")
+    ] = "cut",
+    burn_subtitles: Annotated[
+        bool, typer.Option("--burn-subtitles", help="draw the subtitles into the picture too")
+    ] = False,
+    reframe: Annotated[
+        list[str] | None, typer.Option("--reframe", help="also deliver a 9:16 or 1:1 version (repeatable)")
+    ] = None,
+    voices: Annotated[
+        bool, typer.Option("--voices/--no-voices", help="speak the dialogue (else captions only)")
+    ] = True,
 ) -> None:
     """Make a film from a screenplay or a brief."""
     if policy not in {"cheapest", "fastest", "best"}:
         console.print(f"[red]error:[/] policy {policy!r} is not one of cheapest, fastest, best")
         raise typer.Exit(2)
+    try:
+        finish = finish_options(
+            music=music, loudness=loudness, transition=transition, burn_subtitles=burn_subtitles,
+            reframe=reframe or [], voices=voices, ratio=ratio,
+        )  # fmt: skip
+    except ValueError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
     _run(
         input, out or Path("out") / input.stem, ratio=_check_ratio(ratio), provider=provider, budget=budget,
-        yes=yes, policy=policy, refs=refs,
+        yes=yes, policy=policy, refs=refs, finish=finish,
     )  # fmt: skip
+
+
+def finish_options(
+    *,
+    music: Path | None,
+    loudness: str,
+    transition: str,
+    burn_subtitles: bool,
+    reframe: list[str],
+    voices: bool,
+    ratio: str,
+):
+    """The `make` flags as the editor's finish; ValueError says which flag is wrong."""
+    from shotline.memory.models import BROADCAST_LUFS, ONLINE_LUFS, Edit, Sound, Transition
+    from shotline.tools.timeline import EVERY_SCENE
+
+    named = {"online": ONLINE_LUFS, "broadcast": BROADCAST_LUFS, "ebu": BROADCAST_LUFS}
+    try:
+        target = named[loudness.lower()] if loudness.lower() in named else float(loudness)
+    except ValueError:
+        raise ValueError(
+            f"--loudness {loudness!r}: say online, broadcast or a LUFS number like -16"
+        ) from None
+    if not -36.0 <= target <= -8.0:
+        raise ValueError(f"--loudness {target:g} LUFS is outside -36..-8")
+    if transition not in {"cut", "crossfade", "dip"}:
+        raise ValueError(f"--transition {transition!r}: say cut, crossfade or dip")
+    if music is not None and not music.is_file():
+        raise ValueError(f"--music {music}: no such file")
+    wanted = [r.strip() for item in reframe for r in item.split(",") if r.strip()]
+    bad = [r for r in wanted if r not in {"9:16", "1:1", "16:9"}]
+    if bad:
+        raise ValueError(f"--reframe {bad[0]!r}: say 9:16 or 1:1")
+    reframes = list(dict.fromkeys(r for r in wanted if r != ratio))
+    everywhere = {EVERY_SCENE: Transition(kind=transition, seconds=1.0 if transition == "dip" else 0.5)}
+    return Edit(
+        scene_transitions=everywhere if transition != "cut" else {},
+        sound=Sound(voices=voices, music=str(music.resolve()) if music else None, target_lufs=target),
+        burn_subtitles=burn_subtitles,
+        reframes=reframes,
+    )
 
 
 def _capabilities(card) -> str:

@@ -17,12 +17,12 @@ from PIL import Image
 
 from shotline.agents import screenwriter
 from shotline.agents.breakdown import slug
-from shotline.agents.decisions import Decision, Revert
+from shotline.agents.decisions import Decision, Revert, SetSound
 from shotline.agents.graph import CONTENT, Crew, build_graph
 from shotline.agents.state import LineState, Order, Turn, Version
 from shotline.config import Settings
 from shotline.errors import InputError, ScriptError, ShotlineError
-from shotline.memory.models import Ratio
+from shotline.memory.models import Edit, Ratio
 from shotline.memory.store import atomic_write, checkpointer
 from shotline.tools.fountain import parse
 from shotline.tools.judge import judge_from_settings
@@ -30,6 +30,7 @@ from shotline.tools.llm import chat_model
 from shotline.tools.references import VIEWS
 from shotline.tools.routing import Order as RoutingOrder
 from shotline.tools.routing import RoutingPolicy
+from shotline.tools.uploads import check_upload
 
 Event = dict[str, Any]
 
@@ -53,11 +54,15 @@ def make_film(
     crew: Crew | None = None,
     policy: RoutingOrder = "cheapest",
     refs_dir: Path | None = None,
+    finish: Edit | None = None,
     on_event: Callable[[Event], None] = lambda e: None,
     ask_approval: Callable[[dict[str, Any]], bool] = lambda request: False,
 ) -> LineState:
-    """Screenplay or brief in, deliverables in `out_dir`. Bad input fails before anything is written."""
+    """Screenplay or brief in, deliverables in `out_dir`. Bad input fails before anything is written.
+    `finish` carries how to deliver: transitions between scenes, sound, burned subtitles, reframes."""
     text = screenwriter.read_source(source)
+    if finish is not None and finish.sound.music and not Path(finish.sound.music).is_file():
+        raise InputError(f"the music file {finish.sound.music} does not exist")
     try:  # a broken script fails here, in one clear line, before anything is written
         parse(screenwriter.to_script(text, filename=source.name))
     except ScriptError as exc:
@@ -85,6 +90,8 @@ def make_film(
     with checkpointer(settings.checkpoints_path) as saver:
         graph = build_graph(saver)
         payload: Any = {"project_id": pid, "order": order}
+        if finish is not None:
+            payload["edit"] = finish
         while True:
             for mode, data in graph.stream(payload, config, context=crew, stream_mode=["custom", "updates"]):
                 if mode == "custom":
@@ -282,6 +289,30 @@ class Studio:
             self.graph.update_state(self._config(pid), {"order": order}, as_node="editor")
         return path
 
+    def use_music(
+        self, pid: str, data: bytes, *, on_event: Callable[[Event], None] = lambda e: None
+    ) -> Reply:
+        """A person's music bed: checked as audio, stored under its hash in the project's folder, and the
+        film re-cut with it (ducked under the dialogue). Renders no take."""
+        if self.pending_approval(pid) is not None:
+            raise InputError("answer the pending approval first")
+        state = self.state(pid)
+        checked = check_upload(
+            data, kind="music", declared_type=None, max_bytes=self.settings.upload_max_bytes
+        )
+        path = atomic_write(
+            self.settings.projects_dir / pid / "music" / f"{checked.sha256[:32]}{checked.suffix}", data
+        )
+        edit = state.get("edit") or Edit()
+        self.graph.update_state(
+            self._config(pid), {"edit": edit.model_copy(update={"sound": edit.sound.model_copy(update={"music": str(path)})})},
+            as_node="editor",
+        )  # fmt: skip
+        if not state.get("cut"):
+            return Reply(pid, ["Music kept: the film will use it when it is cut."], state.get("version", 0))
+        decision = Decision(actions=[SetSound()], summary="music bed added, ducked under the dialogue")
+        return self.send(pid, "use this music", command=decision, on_event=on_event)
+
     def _run(self, pid: str, payload: Any, on_event: Callable[[Event], None]) -> Reply:
         config = self._config(pid)
         start = self.state(pid)
@@ -329,6 +360,8 @@ def approval_text(request: dict[str, Any]) -> str:
     listed = ", ".join(f"shot {int(sid)} ${usd:.2f}" for sid, usd in sorted(shots.items())[:12])
     more = f" and {len(shots) - 12} more" if len(shots) > 12 else ""
     extra = f" (+${request['images_usd']:.2f} reference images)" if request.get("images_usd") else ""
+    if request.get("speech_usd"):
+        extra += f" (+${request['speech_usd']:.2f} voices)"
     retry = (
         f"; up to ${request['retry_allowance_usd']:.2f} more if QC asks for retries"
         if request.get("retry_allowance_usd")

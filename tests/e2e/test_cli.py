@@ -149,3 +149,32 @@ def test_providers_lists_every_model_with_availability_and_price(tmp_path: Path)
         assert f"│ {name}" in result.stdout
     assert "no key: set ARK_API_KEY" in result.stdout and "COMFYUI_URL" in result.stdout
     assert "0.151" in result.stdout  # Seedance 2.0 at 720p, USD per second
+
+
+def test_make_with_a_finish_delivers_transitions_loudness_subtitles_and_a_square_version(tmp_path: Path):
+    home, out = tmp_path / "home", tmp_path / "out"
+    made = shotline(
+        "make", str(FIXTURES / "short.fountain"), "--out", str(out), "--transition", "dip",
+        "--loudness", "broadcast", "--burn-subtitles", "--reframe", "1:1", home=home,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert "final_1x1.mp4" in made.stdout + made.stderr
+    report = json.loads((out / "report.json").read_text("utf-8"))
+    (dip,) = report["finish"]["transitions"]  # one scene change in the short script
+    assert dip["kind"] == "dip" and report["finish"]["burned_subtitles"]
+    assert report["sound"]["target_lufs"] == -23.0
+    film, square = probe(out / "final.mp4"), probe(out / "final_1x1.mp4")
+    assert (square.width, square.height) == (960, 960) and square.frames == film.frames
+    assert film.frames == round(sum(s["duration_s"] for s in json.loads((out / "storyboard.json").read_text())["shots"]) * 24) - dip["frames"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "reason"),
+    [("--loudness", "loud", "--loudness"), ("--transition", "wipe", "--transition"),
+     ("--reframe", "4:3", "--reframe"), ("--music", "nope.wav", "--music")],
+)  # fmt: skip
+def test_bad_finish_flags_exit_2_with_one_line(tmp_path: Path, flag: str, value: str, reason: str):
+    made = shotline("make", str(FIXTURES / "short.fountain"), "--out", str(tmp_path / "o"), flag, value,
+                    home=tmp_path / "home")  # fmt: skip
+    assert made.returncode == 2 and reason in made.stderr, made.stdout + made.stderr
+    assert not (tmp_path / "o").exists()

@@ -197,3 +197,36 @@ def test_webhooks_refuse_private_addresses_and_bad_input_is_one_clear_line(base:
         unknown = http.post("/v1/projects", json={"provider": "nosuchmodel"})
         assert unknown.status_code in {400, 422} and "nosuchmodel" in unknown.json()["error"]["message"]
         assert http.get("/v1/openapi.json").json()["info"]["title"] == "Shotline"
+
+
+def test_a_bot_adds_music_asks_for_a_vertical_version_and_downloads_it(base: str, tmp_path: Path):
+    short = (FIXTURES / "short.fountain").read_text("utf-8")
+    bed = tmp_path / "bed.wav"
+    import subprocess
+
+    from shotline.tools.ffmpeg import ffmpeg_exe
+
+    subprocess.run(
+        [ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i", "sine=f=220:d=2", str(bed)], check=True
+    )
+    with client(base) as http:
+        pid = http.post("/v1/projects", json={"provider": "animatic"}).json()["id"]
+        assert turn(http, pid, "messages", {"text": short})[-1][0] == "done"
+
+        noise = http.post(f"/v1/projects/{pid}/uploads", files={"file": ("x.mp3", b"ID3" + b"\x00" * 500)},
+                          data={"kind": "music"})  # fmt: skip
+        assert noise.status_code == 415 and noise.json()["error"]["code"] == "unsupported_type"
+        up = http.post(f"/v1/projects/{pid}/uploads", files={"file": ("bed.wav", bed.read_bytes())},
+                       data={"kind": "music"})  # fmt: skip
+        assert up.status_code == 201, up.text
+        events = follow(http, pid, 0)
+        assert events[-1][0] == "done", events[-1]
+        report = http.get(f"/v1/projects/{pid}/files/report.json").json()
+        assert report["sound"]["music"] == up.json()["stored_as"]
+
+        assert turn(http, pid, "messages", {"text": "make a square version"})[-1][0] == "done"
+        names = {f["name"] for f in http.get(f"/v1/projects/{pid}/files").json()}
+        assert names == {*DELIVERABLES, "final_1x1.mp4"}
+        square = http.get(f"/v1/projects/{pid}/files/final_1x1.mp4")
+        assert square.status_code == 200 and square.content[4:8] == b"ftyp"
+        assert http.get(f"/v1/projects/{pid}/files/final_9x16.mp4").status_code == 404

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from pydantic import ValidationError
 
 from shotline.agents.commands import read_command
 from shotline.agents.decisions import (
@@ -15,17 +16,25 @@ from shotline.agents.decisions import (
     Decision,
     Drop,
     Move,
+    Reframe,
     Render,
     Retime,
     Revert,
     Route,
     SetBudget,
+    SetSound,
+    SetSubtitles,
+    SetTransition,
+    SetVoice,
     Situation,
     Swap,
     Trim,
     Undo,
     WriteScript,
 )
+from shotline.agents.director import settle
+from shotline.memory.models import Breakdown, Character, Edit, Location, Scene, Shot, Storyboard
+from shotline.tools.llm import openai_strict_schema
 
 SHOTS = [f"{i:03d}" for i in range(1, 19)]
 _CYCLE = ["establishing", "wide", "medium", "close-up", "two-shot", "close-up"]
@@ -230,6 +239,7 @@ def test_chinese_commands(message: str, expected: list) -> None:
 
 def test_enough_phrasings() -> None:
     assert len(ENGLISH) + len(CHINESE) >= 70
+    assert len(FINISH_EN) + len(FINISH_ZH) >= 40
 
 
 # --- pronouns and names ------------------------------------------------------------------------
@@ -589,3 +599,382 @@ def test_fast_even_on_a_long_brief() -> None:
         read_command(message, EN)
     assert time.perf_counter() - start < 2.0
     assert d.of(WriteScript)
+
+
+# --- the finish: transitions, sound, subtitles, reframes, voices -------------------------------------
+
+
+def tr(
+    style: str, seconds: float | None = None, shot: str | None = None, scene: int | None = None
+) -> SetTransition:
+    return SetTransition(style=style, seconds=seconds, shot=shot, scene=scene)  # type: ignore[arg-type]
+
+
+FINISH_EN = [
+    # transitions
+    ("crossfade into scene 2", [tr("crossfade", scene=2)]),
+    ("dip to black between scenes", [tr("dip")]),
+    ("crossfade between shots 3 and 4", [tr("crossfade", shot="4")]),
+    ("crossfade between shot 4 and shot 3", [tr("crossfade", shot="4")]),
+    ("cut straight to scene 3", [tr("cut", scene=3)]),
+    ("no transition into scene 3", [tr("cut", scene=3)]),
+    ("1.5 second crossfade into shot 5", [tr("crossfade", 1.5, shot="5")]),
+    ("fade to black before scene 2", [tr("dip", scene=2)]),
+    ("dip to black into scene 2", [tr("dip", scene=2)]),
+    ("crossfade into scene 2 for 1.5 seconds", [tr("crossfade", 1.5, scene=2)]),
+    ("a half-second dissolve into the last scene", [tr("crossfade", 0.5, scene=3)]),
+    ("dissolve from scene 1 to scene 2", [tr("crossfade", scene=2)]),
+    ("crossfade between scenes 2 and 3", [tr("crossfade", scene=3)]),
+    ("make the transition into scene 2 a crossfade", [tr("crossfade", scene=2)]),
+    ("crossfades at every scene change", [tr("crossfade")]),
+    ("cut between scenes", [tr("cut")]),
+    ("hard cut into shot 5", [tr("cut", shot="5")]),
+    # sound
+    ("louder music", [SetSound(music_by_db=3.0)]),
+    ("much louder music", [SetSound(music_by_db=6.0)]),
+    ("quieter music", [SetSound(music_by_db=-3.0)]),
+    ("turn the music down", [SetSound(music_by_db=-3.0)]),
+    ("make the music a bit louder", [SetSound(music_by_db=1.5)]),
+    ("lower the music by 6 dB", [SetSound(music_by_db=-6.0)]),
+    ("music at -12 dB", [SetSound(music_db=-12.0)]),
+    ("music 10 dB under the dialogue", [SetSound(music_db=-10.0)]),
+    ("no music", [SetSound(music_off=True)]),
+    ("remove the music", [SetSound(music_off=True)]),
+    ("broadcast loudness", [SetSound(target_lufs=-23.0)]),
+    ("EBU R128", [SetSound(target_lufs=-23.0)]),
+    ("online loudness", [SetSound(target_lufs=-14.0)]),
+    ("master it for YouTube", [SetSound(target_lufs=-14.0)]),
+    ("-16 LUFS", [SetSound(target_lufs=-16.0)]),
+    ("set the loudness to -16 LUFS", [SetSound(target_lufs=-16.0)]),
+    ("mute the voices", [SetSound(voices=False)]),
+    ("captions only", [SetSound(voices=False)]),
+    ("speak the dialogue", [SetSound(voices=True)]),
+    ("turn the voices back on", [SetSound(voices=True)]),
+    # subtitles
+    ("burn in the subtitles", [SetSubtitles(burn=True)]),
+    ("hardcode the subs", [SetSubtitles(burn=True)]),
+    ("burned-in captions", [SetSubtitles(burn=True)]),
+    ("burn the subtitles into the picture", [SetSubtitles(burn=True)]),
+    ("no burned-in subtitles", [SetSubtitles(burn=False)]),
+    ("remove the burned subtitles", [SetSubtitles(burn=False)]),
+    ("don't burn in the subtitles", [SetSubtitles(burn=False)]),
+    # reframes
+    ("make a vertical version", [Reframe(ratios=["9:16"])]),
+    ("9:16 version for TikTok", [Reframe(ratios=["9:16"])]),
+    ("a square version for Instagram", [Reframe(ratios=["1:1"])]),
+    ("vertical and square versions", [Reframe(ratios=["9:16", "1:1"])]),
+    ("reframe to 1:1 too", [Reframe(ratios=["1:1"])]),
+    ("no vertical version", [Reframe(ratios=["9:16"], remove=True)]),
+    ("no extra versions", [Reframe(ratios=["9:16", "1:1"], remove=True)]),
+    # voices
+    ("give MEI a deeper voice", [SetVoice(character="MEI", hint="deeper")]),
+    ("give her an older voice", [SetVoice(character="MEI", hint="older")]),
+    ("give the robot a woman's voice", [SetVoice(character="ROBOT", hint="woman's voice")]),
+    ("give MEI the voice nova", [SetVoice(character="MEI", voice="nova")]),
+    ("use the voice en-US-AriaNeural for Mei", [SetVoice(character="MEI", voice="en-US-AriaNeural")]),
+    ("make Mei's voice a bit deeper", [SetVoice(character="MEI", hint="deeper")]),
+    ("set the robot's voice to shimmer", [SetVoice(character="ROBOT", voice="shimmer")]),
+    ("the robot's voice should be warmer", [SetVoice(character="ROBOT", hint="warmer")]),
+    ("Mei should sound older", [SetVoice(character="MEI", hint="older")]),
+    ("give her a new voice", [SetVoice(character="MEI", hint="different")]),
+]
+
+FINISH_ZH = [
+    ("第二场用叠化转场", [tr("crossfade", scene=2)]),
+    ("转到第2场时淡入淡出", [tr("dip", scene=2)]),
+    ("场景之间黑场过渡", [tr("dip")]),
+    ("第3场直接切", [tr("cut", scene=3)]),
+    ("镜头4用1秒叠化", [tr("crossfade", 1.0, shot="4")]),
+    ("第1场和第2场之间用叠化", [tr("crossfade", scene=2)]),
+    ("叠化到第三场", [tr("crossfade", scene=3)]),
+    ("换场时叠化1.5秒", [tr("crossfade", 1.5)]),
+    ("镜头3和镜头4之间叠化", [tr("crossfade", shot="4")]),
+    ("音乐大声点", [SetSound(music_by_db=3.0)]),
+    ("音乐小一点", [SetSound(music_by_db=-3.0)]),
+    ("背景音乐大很多", [SetSound(music_by_db=6.0)]),
+    ("音乐调到-12分贝", [SetSound(music_db=-12.0)]),
+    ("去掉音乐", [SetSound(music_off=True)]),
+    ("把音乐关了", [SetSound(music_off=True)]),
+    ("响度用广播标准", [SetSound(target_lufs=-23.0)]),
+    ("响度用网络标准", [SetSound(target_lufs=-14.0)]),
+    ("响度调到-16 LUFS", [SetSound(target_lufs=-16.0)]),
+    ("静音对白", [SetSound(voices=False)]),
+    ("只要字幕", [SetSound(voices=False)]),
+    ("恢复对白", [SetSound(voices=True)]),
+    ("烧录字幕", [SetSubtitles(burn=True)]),
+    ("把字幕压进画面", [SetSubtitles(burn=True)]),
+    ("硬字幕", [SetSubtitles(burn=True)]),
+    ("不要烧录字幕", [SetSubtitles(burn=False)]),
+    ("竖屏版", [Reframe(ratios=["9:16"])]),
+    ("方形版", [Reframe(ratios=["1:1"])]),
+    ("再出一个竖屏和方形版", [Reframe(ratios=["9:16", "1:1"])]),
+    ("不要竖屏版", [Reframe(ratios=["9:16"], remove=True)]),
+    ("给梅换一个更低沉的声音", [SetVoice(character="梅", hint="更低沉")]),
+    ("梅的声音更低沉一点", [SetVoice(character="梅", hint="更低沉")]),
+    ("给她换个女声", [SetVoice(character="梅", hint="女声")]),
+    ("梅的声音换成nova", [SetVoice(character="梅", voice="nova")]),
+]
+
+
+@pytest.mark.parametrize(("message", "expected"), FINISH_EN, ids=[m for m, _ in FINISH_EN])
+def test_finishing_commands(message: str, expected: list) -> None:
+    d = read_command(message, EN)
+    assert d.understood, d
+    assert dumps(d) == expect(*expected)
+    assert d.summary and "\n" not in d.summary
+
+
+@pytest.mark.parametrize(("message", "expected"), FINISH_ZH, ids=[m for m, _ in FINISH_ZH])
+def test_chinese_finishing_commands(message: str, expected: list) -> None:
+    d = read_command(message, ZH)
+    assert d.understood, d
+    assert dumps(d) == expect(*expected)
+    assert d.summary and "\n" not in d.summary
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        (
+            "crossfade into scene 2 and burn in the subtitles",
+            [tr("crossfade", scene=2), SetSubtitles(burn=True)],
+        ),
+        (
+            "dip to black between scenes, louder music and a vertical version",
+            [tr("dip"), SetSound(music_by_db=3.0), Reframe(ratios=["9:16"])],
+        ),
+        (
+            "make her jacket red and give her a deeper voice",
+            [cb("MEI", "jacket", "red"), SetVoice(character="MEI", hint="deeper")],
+        ),
+        ("shot 4 shorter and crossfade into shot 5", [Trim(shot="4", by_s=-1.0), tr("crossfade", shot="5")]),
+    ],
+)
+def test_finishing_mixed_with_other_commands(message: str, expected: list) -> None:
+    assert dumps(read_command(message, EN)) == expect(*expected)
+
+
+def test_chinese_finishing_mixed() -> None:
+    d = read_command("第二场用叠化转场，然后烧录字幕", ZH)
+    assert dumps(d) == expect(tr("crossfade", scene=2), SetSubtitles(burn=True))
+    assert d.summary == "第2场叠化（0.5秒）；字幕烧录进画面"
+
+
+def test_finishing_summaries_read_naturally() -> None:
+    d = read_command("1.5 second crossfade into shot 5 and much quieter music and burn in the subtitles", EN)
+    assert d.summary == "crossfade into shot 5 (1.5 s); music 6 dB quieter; burn in the subtitles"
+    assert (
+        read_command("dip to black between scenes", EN).summary == "dip to black at every scene change (1 s)"
+    )
+    assert read_command("vertical and square versions", EN).summary == "also 9:16 and 1:1 versions"
+    assert read_command("broadcast loudness", EN).summary == "loudness -23 LUFS (broadcast)"
+    assert read_command("give MEI a deeper voice", EN).summary == "MEI: deeper voice"
+    assert read_command("场景之间黑场过渡", ZH).summary == "每次换场黑场过渡（1秒）"
+
+
+@pytest.mark.parametrize(
+    ("message", "situation"),
+    [("crossfade", EN), ("use crossfades", EN), ("dip to black", EN), ("叠化", ZH)],
+)
+def test_a_transition_without_a_place_asks_where(message: str, situation: Situation) -> None:
+    text = problem(message, situation)
+    assert "scene 2" in text or "第2场" in text
+
+
+@pytest.mark.parametrize(
+    ("message", "situation"),
+    [("louder", EN), ("make it louder", EN), ("turn it up", EN), ("a bit quieter", EN), ("大声点", ZH)],
+)
+def test_louder_with_no_subject_is_not_music(message: str, situation: Situation) -> None:
+    d = read_command(message, situation)
+    assert not d.of(SetSound)
+    assert "music" in problem(message, situation) or "音乐" in problem(message, situation)
+
+
+@pytest.mark.parametrize(
+    "message", ["cut", "no transitions", "fade out", "make it 9:16", "vertical", "music"]
+)
+def test_finishing_words_alone_are_not_commands(message: str) -> None:
+    d = read_command(message, EN)
+    assert not d.understood and not d.of(SetTransition, SetSound, SetSubtitles, Reframe, SetVoice)
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["use this as music", "use /etc/passwd as the music", "add some background music", "用这首歌当背景音乐"],
+)
+def test_music_comes_only_as_an_attachment(message: str) -> None:
+    d = read_command(message, ZH if "音乐" in message else EN)
+    (answer,) = d.actions
+    assert isinstance(answer, Answer) and answer.topic == "help"
+    assert "attach" in answer.text or "附件" in answer.text
+    assert "passwd" not in d.model_dump_json()
+
+
+@pytest.mark.parametrize(
+    ("message", "says"),
+    [
+        ("crossfade into scene 7", "scene 7"),
+        ("crossfade into shot 40", "40"),
+        ("crossfade between shots 3 and 7", "not next to each other"),
+        ("4 second crossfade into scene 2", "3 seconds"),
+        ("-60 LUFS", "-36"),
+        ("music at +20 dB", "+12"),
+        ("give Bob a deeper voice", "bob"),
+    ],
+)
+def test_impossible_finishing_says_why(message: str, says: str) -> None:
+    assert says in problem(message)
+
+
+def test_a_voice_id_is_never_a_path() -> None:
+    assert not read_command("give MEI the voice ../../etc/passwd", EN).of(SetVoice)
+    with pytest.raises(ValidationError):
+        SetVoice(character="MEI", voice="/etc/passwd")
+    with pytest.raises(ValidationError):
+        SetVoice(character="MEI", voice="https://example.com/v")
+
+
+def test_finishing_needs_a_film() -> None:
+    for message in (
+        "burn in the subtitles",
+        "crossfade into scene 2",
+        "louder music",
+        "give her a deeper voice",
+    ):
+        assert "no film yet" in problem(message, EMPTY)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "a 40-second vertical film about a robot who learns to dance",
+        "a film about a DJ whose music gets louder",
+        "a story told with crossfades between scenes",
+    ],
+)
+def test_briefs_that_mention_the_finish_stay_briefs(message: str) -> None:
+    assert read_command(message, EMPTY).of(WriteScript)
+
+
+def test_the_vocabulary_is_closed() -> None:
+    with pytest.raises(ValidationError):
+        SetTransition(style="wipe")  # type: ignore[arg-type]
+    with pytest.raises(ValidationError):
+        SetTransition(style="crossfade", seconds=5.0)
+    with pytest.raises(ValidationError):
+        SetTransition(style="crossfade", shot="3", scene=2)
+    with pytest.raises(ValidationError):
+        SetSound(target_lufs=-50.0)
+    with pytest.raises(ValidationError):
+        SetSound(music="/tmp/song.mp3")  # type: ignore[call-arg]
+    with pytest.raises(ValidationError):
+        Reframe(ratios=["16:9"])  # type: ignore[list-item]
+    with pytest.raises(ValidationError):
+        Reframe(ratios=[])
+    assert tr("crossfade", shot="shot 4").shot == "004"
+    assert (tr("crossfade").length_s, tr("dip").length_s, tr("cut", 2.0).length_s) == (0.5, 1.0, 0.0)
+
+
+NEW_KINDS = [
+    tr("crossfade", 1.5, shot="5"),
+    tr("dip", scene=2),
+    tr("cut"),
+    SetSound(music_by_db=-3.0, target_lufs=-23.0, voices=False),
+    SetSound(music_off=True),
+    SetSubtitles(burn=True),
+    Reframe(ratios=["9:16", "1:1"], remove=True),
+    SetVoice(character="MEI", voice="nova"),
+    SetVoice(character="梅", hint="更低沉"),
+]
+
+
+@pytest.mark.parametrize("action", NEW_KINDS, ids=[a.kind for a in NEW_KINDS])
+def test_new_kinds_round_trip(action) -> None:
+    d = Decision(actions=[action], summary="x")
+    assert Decision.model_validate_json(d.model_dump_json()) == d
+    assert Decision.model_validate(d.model_dump(mode="json")).actions[0] == action
+
+
+def test_finishing_decisions_round_trip() -> None:
+    for message, _ in FINISH_EN:
+        d = read_command(message, EN)
+        assert Decision.model_validate_json(d.model_dump_json()) == d
+
+
+def test_the_schema_is_one_strict_structured_output_accepts() -> None:
+    schema = openai_strict_schema(Decision)
+    kinds = {
+        v["properties"]["kind"]["enum"][0]
+        for v in schema["$defs"].values()
+        if "kind" in v.get("properties", {})
+    }
+    assert {"transition", "sound", "subtitles", "reframe", "voice"} <= kinds
+
+
+# --- settling finishing actions against the project ---------------------------------------------
+
+
+def _state(ratio: str = "16:9") -> dict:
+    scenes = [
+        Scene(id=f"sc{n}", number=n, heading="EXT. ALLEY - NIGHT", location="alley", interior="EXT",
+              time_of_day="NIGHT", night=True, line=n)
+        for n in (1, 2)
+    ]  # fmt: skip
+    shots = [
+        Shot(id=f"{i:03d}", number=i, scene="sc1" if i < 3 else "sc2", framing="medium", camera="static",
+             duration_s=4.0, location="alley")
+        for i in (1, 2, 3, 4)
+    ]  # fmt: skip
+    breakdown = Breakdown(
+        title="t",
+        scenes=scenes,
+        characters=[Character(id="mei", name="MEI", description="a girl", color="#ffcc00")],
+        locations=[
+            Location(id="alley", name="ALLEY", interior="EXT", description="an alley", color="#223344")
+        ],
+    )
+    return {
+        "breakdown": breakdown,
+        "storyboard": Storyboard(ratio=ratio, shots=shots),  # type: ignore[arg-type]
+        "edit": Edit(),
+        "order": {"ratio": ratio},
+    }
+
+
+def _settled(*actions) -> Decision:
+    return settle(Decision(actions=list(actions), summary="s"), _state())
+
+
+def test_settle_keeps_finishing_actions_that_fit() -> None:
+    actions = [
+        tr("crossfade", scene=2),
+        tr("dip", shot="3"),
+        SetSubtitles(burn=True),
+        Reframe(ratios=["9:16"]),
+    ]
+    assert _settled(*actions).actions == actions
+
+
+@pytest.mark.parametrize(
+    ("action", "says"),
+    [
+        (tr("crossfade", scene=5), "There is no scene 5; scenes are 1-2."),
+        (tr("crossfade", shot="9"), "There is no shot 9; the shots are 1, 2, 3, 4."),
+        (Reframe(ratios=["1:1"]), None),
+        (SetVoice(character="BOB", hint="deeper"), "There is no character 'BOB'; the characters are MEI."),
+    ],
+)
+def test_settle_answers_what_does_not_exist(action, says: str | None) -> None:
+    state = _state("1:1")
+    d = settle(Decision(actions=[action]), state)
+    (answer,) = d.actions
+    assert not d.understood and isinstance(answer, Answer)
+    assert answer.text == (says or "The film already is 1:1.")
+
+
+def test_settle_drops_only_the_films_own_ratio_and_names_characters_as_the_bible_does() -> None:
+    d = settle(Decision(actions=[Reframe(ratios=["9:16", "1:1"]), SetVoice(character="mei", hint="older")]),
+               _state("9:16"))  # fmt: skip
+    assert d.actions == [Reframe(ratios=["1:1"]), SetVoice(character="MEI", hint="older")]
+    assert settle(Decision(actions=[Reframe(ratios=["9:16"], remove=True)]), _state("9:16")).understood

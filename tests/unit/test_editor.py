@@ -27,16 +27,24 @@ from shotline.memory.models import (
     Conflict,
     Cut,
     DialogueLine,
+    Edit,
     Location,
     Scene,
     Shot,
     Storyboard,
     Take,
+    Transition,
 )
 from shotline.tools import ffmpeg
 from shotline.tools.contact_sheet import SheetLayout
 from shotline.tools.subtitles import dialogue_cues, srt_timestamp
-from shotline.tools.timeline import build_timeline, edit_decisions, write_timeline
+from shotline.tools.timeline import (
+    build_timeline,
+    cut_duration_s,
+    edit_decisions,
+    timeline_from_decisions,
+    write_timeline,
+)
 from shotline.tools.timing import speech_windows
 
 MakeTake = Callable[..., Take]
@@ -243,6 +251,7 @@ def test_cut_lists_shots_in_order_and_every_file(delivered) -> None:
         "script.fountain",
         "report.json",
         "continuity.html",
+        "poster.png",
     }
     assert all(Path(p).is_file() and Path(p).parent == out for p in cut.files.values())
     assert not list(out.glob(".*")) and not list(out.glob("*.part"))
@@ -515,3 +524,83 @@ def test_takes_already_in_the_cut_format_are_joined_frame_exactly(tmp_path: Path
     assert info.frames == 180 and info.fps == 24 and info.duration_s == pytest.approx(7.5, abs=1e-3)
     assert info.has_audio and info.audio_codec == "aac"
     assert not ffmpeg._copyable([ffmpeg.segment(paths[0], 48)], (320, 180))  # a trim needs a re-encode
+
+
+# --- transitions in the edit decisions ------------------------------------------------------
+
+
+def _scenes_board() -> Storyboard:
+    """Two scenes of two shots; 002 is 2.0 s so that it limits transitions into and out of it."""
+    return Storyboard(
+        shots=[
+            _shot("001", 1, "sc1", "alley", 3.0),
+            _shot("002", 2, "sc1", "alley", 2.0),
+            _shot("003", 3, "sc2", "shop", 3.0),
+            _shot("004", 4, "sc2", "shop", 3.0),
+        ]
+    )
+
+
+def _transitions(edit: Edit, board: Storyboard | None = None) -> list[tuple[str, str, int]]:
+    board = board or _scenes_board()
+    decisions = edit_decisions(board, {s.id: _fake_take(s.id) for s in board.shots}, edit)
+    return [(d.shot.id, d.transition_in, d.overlap_in) for d in decisions]
+
+
+def test_scene_transition_goes_into_the_scenes_first_shot_and_a_shots_own_wins() -> None:
+    dip = Transition(kind="dip", seconds=1.0)
+    edit = Edit(scene_transitions={"sc1": dip, "sc2": dip}, transitions={"004": Transition(kind="crossfade")})
+    # never into the film's first shot; only into the first shot of sc2; 004's own crossfade (0.5 s)
+    assert _transitions(edit) == [
+        ("001", "cut", 0),
+        ("002", "cut", 0),
+        ("003", "dip", 24),
+        ("004", "crossfade", 12),
+    ]
+    own_cut = edit.model_copy(update={"transitions": {"003": Transition(kind="cut")}})
+    assert _transitions(own_cut)[2] == ("003", "cut", 0)
+
+
+def test_scene_transition_follows_the_cut_order_after_a_reorder() -> None:
+    edit = Edit(order=["001", "004", "003", "002"], scene_transitions={"sc2": Transition(kind="crossfade")})
+    assert _transitions(edit) == [
+        ("001", "cut", 0),
+        ("004", "crossfade", 12),
+        ("003", "cut", 0),
+        ("002", "cut", 0),
+    ]
+
+
+def test_transition_lengths_are_whole_frames_clamped_to_half_of_either_neighbour() -> None:
+    def into_003(seconds: float) -> int:
+        return _transitions(Edit(transitions={"003": Transition(kind="crossfade", seconds=seconds)}))[2][2]
+
+    assert into_003(0.01) == 0  # rounds to no frame: a plain cut
+    assert into_003(0.05) == 2  # one frame asked: two, the least a blend can show
+    assert into_003(0.75) == 18
+    assert into_003(3.0) == 24  # half of 002's 48 frames
+    edit = Edit(
+        transitions={"002": Transition(seconds=3.0, kind="dip"), "003": Transition(seconds=3.0, kind="dip")}
+    )
+    decisions = edit_decisions(_scenes_board(), {s.id: _fake_take(s.id) for s in _scenes_board().shots}, edit)
+    middle = decisions[1]
+    assert middle.overlap_in + decisions[2].overlap_in <= middle.frames  # the two never overlap
+
+
+def test_transitions_shorten_the_cut_by_exactly_their_frames() -> None:
+    board = _scenes_board()
+    edit = Edit(
+        transitions={"002": Transition(kind="crossfade", seconds=0.5)},
+        scene_transitions={"sc2": Transition(kind="dip", seconds=1.0)},
+    )
+    decisions = edit_decisions(board, {s.id: _fake_take(s.id) for s in board.shots}, edit)
+    assert [d.frames for d in decisions] == [72, 48, 72, 72]  # lengths do not change
+    assert [d.start_frame for d in decisions] == [0, 60, 84, 156]
+    for k in range(1, len(decisions)):
+        before, after = decisions[k - 1], decisions[k]
+        assert after.start_frame == before.start_frame + before.frames - after.overlap_in
+        assert after.start_s == pytest.approx(before.end_s - after.overlap_in / FPS)
+    assert cut_duration_s(decisions) == (264 - 12 - 24) / FPS
+    timeline = timeline_from_decisions(decisions)
+    assert timeline.duration().value == 264 - 12 - 24
+    assert [c.range_in_parent().start_time.value for c in timeline.find_clips()] == [0, 66, 96, 156]
