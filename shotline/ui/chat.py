@@ -32,7 +32,18 @@ from shotline.ui.session import approval_text
 LOCAL_USER = "local"
 VIEWS = ("front", "side", "back", "face")  # the order offered in the picker
 POLL_S = 0.25
-PANELS = ("chat", "storyboard", "cut", "cost", "approval", "bible", "references", "history", "targets", "files")
+PANELS = (
+    "chat",
+    "storyboard",
+    "cut",
+    "cost",
+    "approval",
+    "bible",
+    "references",
+    "history",
+    "targets",
+    "files",
+)
 
 
 def _user(request: gr.Request | None) -> str:
