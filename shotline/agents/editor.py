@@ -17,14 +17,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from shotline.memory.models import RESOLUTIONS, Breakdown, Conflict, Cut, Edit, Shot, Storyboard, Take
+from shotline.memory.models import FPS, RESOLUTIONS, Breakdown, Conflict, Cut, Edit, Shot, Storyboard, Take
 from shotline.memory.store import Ledger, atomic_write, write_json
 from shotline.tools import contact_sheet, ffmpeg, poster, soundtrack, subtitles
+from shotline.tools.audio import audio_duration
 from shotline.tools.qc import TakeVerdict
 from shotline.tools.report_page import write_continuity_page
 from shotline.tools.timeline import (
+    AudioPlacement,
     EditDecision,
     cut_duration_s,
+    cut_frames,
     edit_decisions,
     timeline_from_decisions,
     write_timeline,
@@ -112,7 +115,9 @@ def deliver(
     for name in (SCRIPT, STORYBOARD, BIBLE):
         progress(name, 1.0)
 
-    timeline = timeline_from_decisions(decisions, name=breakdown.title, conflicts=conflicts)
+    lines = _voice_lines(decisions, breakdown, edit, voicing, progress)
+    placed = audio_placements(lines, edit, cut_frames(decisions))
+    timeline = timeline_from_decisions(decisions, name=breakdown.title, conflicts=conflicts, sound=placed)
     for name in (TIMELINE, FCPXML, EDL):  # one timeline, in the formats editors open
         write_timeline(timeline, paths[name])
         progress(name, 1.0)
@@ -126,7 +131,6 @@ def deliver(
     chosen = poster.make_poster(decisions, verdicts or {}, breakdown.title, size, paths[POSTER])
     progress(POSTER, 1.0)
 
-    lines = _voice_lines(decisions, breakdown, edit, voicing, progress)
     files = {name: str(path) for name, path in paths.items()}
     with tempfile.TemporaryDirectory(prefix=".cut-", dir=out_dir) as tmp:
         work = Path(tmp)
@@ -167,6 +171,29 @@ def deliver(
     )  # fmt: skip
     progress(CONTINUITY_PAGE, 1.0)
     return Cut(shots=[d.shot.id for d in decisions], duration_s=duration_s, files=files)
+
+
+def audio_placements(lines: Sequence[Any], edit: Edit, length: int) -> list[AudioPlacement]:
+    """The spoken lines, and the music bed pass by pass, where the mix lays them: the timeline's
+    audio tracks, so an editor opening it has the voices and the music in place."""
+    placed = [
+        AudioPlacement(
+            track="dialogue", name=f"{ln.shot_id} {ln.character}", path=Path(ln.path),
+            start_frame=round(ln.start_s * FPS), frames=max(1, round(ln.spoken_s * FPS)),
+        )
+        for ln in lines
+        if ln.source == "tts" and ln.path is not None and ln.spoken_s
+    ]  # fmt: skip
+    if edit.sound.music and Path(edit.sound.music).is_file():
+        bed = Path(edit.sound.music)
+        loop = max(1, round(audio_duration(bed) * FPS))
+        placed += [
+            AudioPlacement(
+                track="music", name=bed.name, path=bed, start_frame=at, frames=min(loop, length - at)
+            )
+            for at in range(0, length, loop)
+        ]
+    return placed
 
 
 def _segments(decisions: Sequence[EditDecision]) -> list[ffmpeg.Segment]:

@@ -178,8 +178,23 @@ def build_timeline(
     return timeline_from_decisions(edit_decisions(storyboard, takes), name=name, conflicts=conflicts)
 
 
+@dataclass(frozen=True)
+class AudioPlacement:
+    """A sound file laid on the cut's clock: a spoken line, or one pass of the music bed."""
+
+    track: str  # "dialogue" or "music": each becomes its own audio track (lines that overlap, more)
+    name: str
+    path: Path
+    start_frame: int
+    frames: int
+
+
 def timeline_from_decisions(
-    decisions: Sequence[EditDecision], *, name: str = "Shotline cut", conflicts: Iterable[Conflict] = ()
+    decisions: Sequence[EditDecision],
+    *,
+    name: str = "Shotline cut",
+    conflicts: Iterable[Conflict] = (),
+    sound: Sequence[AudioPlacement] = (),
 ) -> otio.schema.Timeline:
     """One video track starting at 0: a clip per shot, showing the part of its take that is seen
     outside any transition, and an OTIO transition centred on each cut that has one. The track is as
@@ -197,7 +212,45 @@ def timeline_from_decisions(
         if decision.overlap_in:
             track.append(_transition(decision))
         track.append(_clip(decision, head, decision.frames - head - tail, by_shot.get(decision.shot.id, [])))
+    for audio in _audio_tracks(sound, cut_frames(decisions)):
+        timeline.tracks.append(audio)
     return timeline
+
+
+def _audio_tracks(sound: Sequence[AudioPlacement], length: int) -> list[otio.schema.Track]:
+    """The spoken lines and the music as audio tracks under the picture, so an editor opening the
+    timeline hears what the film has: each file at its place, gaps between; lines that overlap go to
+    a second dialogue track. (The takes' own sound travels with their video clips.)"""
+    lanes: dict[str, list[list[AudioPlacement]]] = {}
+    for item in sorted(sound, key=lambda a: (a.track, a.start_frame)):
+        if item.frames <= 0 or item.start_frame >= length:
+            continue
+        lane = lanes.setdefault(item.track, [])
+        free = next((ln for ln in lane if ln[-1].start_frame + ln[-1].frames <= item.start_frame), None)
+        if free is None:
+            lane.append(free := [])
+        free.append(item)
+    tracks = []
+    for kind, lane_list in lanes.items():
+        for n, items in enumerate(lane_list, start=1):
+            track = otio.schema.Track(name=f"A {kind} {n}", kind=otio.schema.TrackKind.Audio)
+            at = 0
+            for item in items:
+                frames = min(item.frames, length - item.start_frame)
+                if item.start_frame > at:
+                    track.append(otio.schema.Gap(source_range=TR(RT(0, FPS), RT(item.start_frame - at, FPS))))
+                reference = otio.schema.ExternalReference(
+                    target_url=otio.url_utils.url_from_filepath(str(Path(item.path).resolve())),
+                    available_range=TR(RT(0, FPS), RT(item.frames, FPS)),
+                )
+                clip = otio.schema.Clip(
+                    name=item.name, media_reference=reference, source_range=TR(RT(0, FPS), RT(frames, FPS))
+                )
+                clip.metadata["shotline"] = {"track": kind}
+                track.append(clip)
+                at = item.start_frame + frames
+            tracks.append(track)
+    return tracks
 
 
 def _out_offset(decision: EditDecision) -> int:

@@ -103,7 +103,7 @@ def test_a_crossfade_into_scene_two_shortens_the_film_exactly_and_is_in_every_ti
     assert [type(item).__name__ for item in track].count("Transition") == 1
     for name in ("timeline.fcpxml", "timeline.edl"):
         back = otio.adapters.read_from_file(str(folder / name))
-        clips = list(back.find_clips())
+        clips = [c for t in back.video_tracks() for c in t.find_clips()]
         assert sum(c.source_range.duration.to_frames() for c in clips) == film.frames, name
 
     reply = studio.send(pid, "dip to black between scenes")
@@ -169,6 +169,17 @@ def test_voices_are_kept_in_the_bible_and_a_recast_speaks_only_that_characters_l
     assert {ln["source"] for ln in lines} == {"tts"}
     bible = json.loads((_folder(studio, pid) / "bible.json").read_text("utf-8"))
     assert {c["id"]: c["voices"]["espeak"] for c in bible["characters"]} == voices
+    # the timeline an editor opens carries the voices, each line where the film says it
+    for name in ("timeline.otio", "timeline.fcpxml"):
+        timeline = otio.adapters.read_from_file(str(_folder(studio, pid) / name))
+        said = sorted(
+            round(c.range_in_parent().start_time.to_frames())
+            for t in timeline.audio_tracks()
+            for c in t.find_clips()
+        )
+        assert said == sorted(round(ln["start_s"] * FPS) for ln in lines), name
+        assert all(Path(c.media_reference.target_url.removeprefix("file://")).is_file()
+                   for t in timeline.audio_tracks() for c in t.find_clips())  # fmt: skip
 
     reply = studio.send(pid, "give Ben a deeper voice")
     assert not reply.error and not reply.waiting, reply.messages
@@ -215,3 +226,16 @@ def test_with_no_voice_the_dialogue_is_captions_only_and_the_chat_says_so(tmp_pa
         assert "You're late." in (_folder(studio, pid) / "final.srt").read_text("utf-8")
         later = studio.send(pid, "shot 1 shorter")
         assert not any("Captions only" in m for m in later.messages)  # said once, not on every edit
+
+
+def test_chinese_subtitles_burn_in_when_asked_in_chinese(studio: Studio):
+    pid = studio.create(provider="paid")
+    assert studio.send(pid, (FIXTURES / "zh.fountain").read_text("utf-8")).waiting
+    studio.send(pid, "yes")
+    plain = _folder(studio, pid) / "final.mp4"
+    cue = _first_cue(_folder(studio, pid) / "final.srt")
+    assert "你也来了" in (_folder(studio, pid) / "final.srt").read_text("utf-8")
+
+    _no_render(studio.send(pid, "烧录字幕"), studio, pid, _spent(studio))
+    assert _report(studio, pid)["finish"]["burned_subtitles"] is True
+    assert _band_difference(plain, _folder(studio, pid) / "final.mp4", cue) > 8

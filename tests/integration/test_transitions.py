@@ -467,3 +467,52 @@ def test_mux_keeps_every_video_frame_and_replaces_the_sound(
     if wav_seconds < 50 / FPS:
         assert not np.any(np.abs(sound[int(wav_seconds * RATE) + 2048 :]) > 1e-3)  # padded with silence
     assert not (tmp_path / "final.mp4.part").exists()
+
+
+# --- the editor's whole path: picture, the takes' sound mixed and normalised, muxed ----------------
+
+
+def test_the_delivered_film_keeps_picture_and_sound_in_sync_and_on_target(tmp_path: Path) -> None:
+    """Through `editor.deliver`: the takes' own sound goes through the mix, loudness normalisation
+    and the mux, and still lands within a frame of its picture at every cut and after a crossfade;
+    the film is exactly as long as the timeline says, at the loudness asked for."""
+    from shotline.agents import editor
+    from shotline.memory.models import Breakdown, Location, Scene, Sound
+    from shotline.tools.audio import measure_loudness
+
+    frames = (48, 60, 54)
+    marked = [_encode(tmp_path / f"take-{n}.mp4", n) for n in frames]
+    board = Storyboard(
+        ratio="16:9",
+        shots=[_shot(f"00{k + 1}", "sc1" if k < 2 else "sc2", n / FPS) for k, n in enumerate(frames)],
+    )
+    scenes = [
+        Scene(id=sid, number=k + 1, heading=f"INT. ALLEY {k}", location="alley", interior="INT",
+              time_of_day="DAY", night=False, line=1 + k)
+        for k, sid in enumerate(("sc1", "sc2"))
+    ]  # fmt: skip
+    breakdown = Breakdown(
+        title="Sync", scenes=scenes, characters=[],
+        locations=[Location(id="alley", name="ALLEY", interior="INT", description="an alley", color="#334455")],
+    )  # fmt: skip
+    takes = {s.id: _take(s.id, path, n) for s, path, n in zip(board.shots, marked, frames, strict=True)}
+    edit = Edit(
+        scene_transitions={"sc2": Transition(kind="crossfade", seconds=0.5)},
+        sound=Sound(target_lufs=-23.0),
+    )
+    cut = editor.deliver(
+        out_dir=tmp_path / "out", script_text="", breakdown=breakdown, storyboard=board, takes=takes,
+        conflicts=[], edit=edit,
+    )  # fmt: skip
+    film = Path(cut.files["final.mp4"])
+    overlap = round(0.5 * FPS)
+    assert len(_lumas(film)) == sum(frames) - overlap
+    assert cut.duration_s == pytest.approx((sum(frames) - overlap) / FPS, abs=1e-3)
+    starts = [0, 48, 108 - overlap]  # the third take's frame 0 plays inside the crossfade
+    onsets = _onsets(_sound(film))
+    assert len(onsets) == 3, onsets
+    for start, onset in zip(starts, onsets, strict=True):
+        assert abs(onset - start / FPS) <= 1 / FPS
+    assert _flashes(_lumas(film))[:2] == [0.0, 48 / FPS]  # the third flash is blended by the fade
+    loudness = measure_loudness(film)
+    assert abs(loudness.integrated_lufs - -23.0) <= 1.0 and loudness.true_peak_dbtp < -1.0
