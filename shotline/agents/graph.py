@@ -261,7 +261,11 @@ def _pending(state: LineState) -> bool:
 def _answer(state: LineState, crew: Crew, action: Answer) -> str:
     if action.topic in {"status", "cost"}:
         spent = Ledger(crew.settings.root / "ledger.sqlite").spent(state["project_id"])
-        return direction.status_answer(state, spent)
+        text = direction.status_answer(state, spent)
+        if state.get("cut") and action.topic == "status":
+            zh = (state.get("breakdown") and state["breakdown"].language == "zh") or False
+            text += f" {'成片：' if zh else 'Finish: '}{cutting.describe_finish(state.get('edit') or Edit(), zh=zh)}."
+        return text
     return action.text
 
 

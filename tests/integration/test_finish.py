@@ -106,6 +106,9 @@ def test_a_crossfade_into_scene_two_shortens_the_film_exactly_and_is_in_every_ti
         clips = [c for t in back.video_tracks() for c in t.find_clips()]
         assert sum(c.source_range.duration.to_frames() for c in clips) == film.frames, name
 
+    status = studio.send(pid, "status")
+    assert "Finish: crossfade into scene 2 (0.5 s)" in status.messages[-1], status.messages
+
     reply = studio.send(pid, "dip to black between scenes")
     _no_render(reply, studio, pid, spent)
     (dip,) = _report(studio, pid)["finish"]["transitions"]
