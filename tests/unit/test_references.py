@@ -156,3 +156,29 @@ def test_an_uploaded_image_replaces_its_view(tmp_path: Path):
     )  # fmt: skip
     assert images.views["ana"]["back"].sha256 == mine["back"].sha256
     assert uploaded_views(tmp_path / "missing", ana) == {}
+
+
+def test_native_audio_asks_only_models_that_make_sound_and_only_for_shots_with_dialogue(tmp_path: Path):
+    """With SHOTLINE_NATIVE_AUDIO the request of a shot with dialogue asks a model that makes sound for
+    it (its render key changes: it is another take); a model without sound, or a silent shot, is
+    asked as before."""
+    breakdown, board = _line()
+    speaking = {s.id for s in board.shots if s.dialogue}
+    assert speaking and speaking != {s.id for s in board.shots}
+    sound = ModelCard(name="veo", display_name="x", model_id="veo-3", durations_s=(4, 8), native_audio=True)
+    mute = ModelCard(name="kling", display_name="y", model_id="kling-v2-6", durations_s=(2, 10))
+    images = make_images(
+        breakdown,
+        board,
+        "veo",
+        (sound, mute),
+        RoutingPolicy(),
+        ImageAssets(tmp_path, LocalSheets()),
+        make=False,
+    )
+    for native in (False, True):
+        jobs = shot_jobs(breakdown, board, "veo", (sound, mute), RoutingPolicy(), images, native_audio=native)
+        asked = {(job.shot_id, r.model): r.audio for job in jobs for r in job.candidates}
+        assert {model for _, model in asked} == {"veo", "kling"}
+        for (sid, model), audio in asked.items():
+            assert audio is (native and model == "veo" and sid in speaking), (sid, model)
