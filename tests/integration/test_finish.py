@@ -18,6 +18,7 @@ from shotline.agents.graph import Crew
 from shotline.config import Settings
 from shotline.memory.models import FPS
 from shotline.memory.store import Ledger
+from shotline.tools import fonts
 from shotline.tools.audio import measure_loudness
 from shotline.tools.ffmpeg import ffmpeg_exe, grab_frame, probe
 from shotline.tools.video.animatic import Animatic
@@ -231,6 +232,7 @@ def test_with_no_voice_the_dialogue_is_captions_only_and_the_chat_says_so(tmp_pa
         assert not any("Captions only" in m for m in later.messages)  # said once, not on every edit
 
 
+@pytest.mark.skipif(fonts.cjk_font_path() is None, reason="no CJK font installed (fonts-wqy-microhei)")
 def test_chinese_subtitles_burn_in_when_asked_in_chinese(studio: Studio):
     pid = studio.create(provider="paid")
     assert studio.send(pid, (FIXTURES / "zh.fountain").read_text("utf-8")).waiting
