@@ -44,8 +44,13 @@ def test_final_mp4_is_a_readable_film_of_the_storyboard_length(made):
 def test_timeline_points_at_the_takes(made):
     _, out, state, _ = made
     timeline = otio.adapters.read_from_file(str(out / "timeline.otio"))
-    clips = list(timeline.find_clips())
+    clips = [c for track in timeline.video_tracks() for c in track.find_clips()]
     assert [c.name for c in clips] == [s.id for s in state["storyboard"].shots]
+    lines = [c for track in timeline.audio_tracks() for c in track.find_clips()]
+    spoken = [
+        ln for ln in json.loads((out / "report.json").read_text())["sound"]["lines"] if ln["source"] == "tts"
+    ]
+    assert len(lines) == len(spoken)  # the voices ride along on audio tracks, one clip per spoken line
     for clip in clips:
         take = state["takes"][clip.name]
         assert Path(otio.url_utils.filepath_from_url(clip.media_reference.target_url)) == Path(take.path)
