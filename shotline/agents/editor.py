@@ -233,12 +233,18 @@ def _voice_lines(
     )
     if voicing.voice is None or not any(line.source == "tts" for line in plan):
         return plan
-    return asyncio.run(
-        soundtrack.speak(
-            plan, voicing.voice, cache, ledger=voicing.ledger, project_id=voicing.project_id,
-            on_progress=lambda done, total: progress("voices", done / max(total, 1)),
-        )
-    )  # fmt: skip
+    voice = voicing.voice
+
+    async def spoken() -> list[soundtrack.LinePlan]:
+        try:
+            return await soundtrack.speak(
+                plan, voice, cache, ledger=voicing.ledger, project_id=voicing.project_id,
+                on_progress=lambda done, total: progress("voices", done / max(total, 1)),
+            )  # fmt: skip
+        finally:  # its HTTP client belongs to this event loop; the next cut opens a fresh one
+            await voice.aclose()
+
+    return asyncio.run(spoken())
 
 
 # --- documents ----------------------------------------------------------------------------

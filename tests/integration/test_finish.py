@@ -24,6 +24,8 @@ from shotline.tools.ffmpeg import ffmpeg_exe, grab_frame, probe
 from shotline.tools.video.animatic import Animatic
 from shotline.ui.session import Studio
 from tests.conftest import DELIVERABLES, FIXTURES
+from tests.fakes.server import FakeServer
+from tests.fakes.speech import OpenAISpeechFake
 
 SHORT = (FIXTURES / "short.fountain").read_text("utf-8")
 ESPEAK = shutil.which("espeak-ng") is not None
@@ -244,3 +246,41 @@ def test_chinese_subtitles_burn_in_when_asked_in_chinese(studio: Studio):
     _no_render(studio.send(pid, "烧录字幕"), studio, pid, _spent(studio))
     assert _report(studio, pid)["finish"]["burned_subtitles"] is True
     assert _band_difference(plain, _folder(studio, pid) / "final.mp4", cue) > 8
+
+
+SPEECH_KEY = "sk-test-voices-0123456789"
+
+
+def test_paid_voices_wait_for_approval_and_a_recast_pays_for_that_characters_lines_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    fake = OpenAISpeechFake(api_key=SPEECH_KEY, seconds=0.5, freq=440.0)
+    with FakeServer(fake) as server:
+        monkeypatch.setenv("OPENAI_API_KEY", SPEECH_KEY)
+        monkeypatch.setenv("SHOTLINE_OPENAI_BASE_URL", f"{server.url}/v1")
+        settings = Settings(home=tmp_path / "home", speech_provider="openai")
+        said = lambda: [r.json()["input"] for r in server.calls("POST", "/v1/audio/speech")]  # noqa: E731
+        with Studio(settings, Crew(settings=settings)) as studio:  # the animatic: only the voices cost
+            pid = studio.create(provider="animatic")
+            first = studio.send(pid, SHORT)
+            assert first.waiting and first.approval["speech_usd"] > 0, first.messages
+            assert first.approval["estimate_usd"] == pytest.approx(first.approval["speech_usd"])
+            assert "voices" in first.messages[-1] and said() == []  # nothing is said before the yes
+
+            studio.send(pid, "yes")
+            assert sorted(said()) == ["The bus broke down.", "You're late."]
+            assert _spent(studio) == pytest.approx(first.approval["speech_usd"], abs=1e-4)  # to the cent/100
+            assert {ln["source"] for ln in _report(studio, pid)["sound"]["lines"]} == {"tts"}
+
+            recast = studio.send(pid, "give Ben the voice onyx")
+            assert recast.waiting, recast.messages
+            assert recast.approval["speech_usd"] < first.approval["speech_usd"]  # his line only
+            studio.send(pid, "yes")
+            assert said()[2:] == ["The bus broke down."]
+            assert studio.state(pid)["breakdown"].character("ben").voices["openai"] == "onyx"
+
+            trimmed = studio.send(pid, "shot 1 shorter")
+            assert not trimmed.waiting and len(said()) == 3  # a trim says nothing again
+            home = settings.root
+            leaked = [p for p in home.rglob("*") if p.is_file() and SPEECH_KEY.encode() in p.read_bytes()]
+            assert leaked == []
