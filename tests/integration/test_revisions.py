@@ -158,7 +158,9 @@ def with_llm(tmp_path_factory: pytest.TempPathFactory):
     decisions = Decisions()
     with FakeServer(decisions) as server:
         home = tmp_path_factory.mktemp("revisions-llm") / "home"
-        settings = Settings(home=home)
+        # captions only here: the offline suite above already speaks and mixes every cut, and what
+        # this one checks (the chat model's decisions render the same shots) does not depend on sound
+        settings = Settings(home=home, speech_provider="none")
         llm_settings = Settings(
             home=home, llm="openai:gpt-4.1-mini", llm_base_url=f"{server.url}/v1",
             openai_api_key=SecretStr("sk-test-revisions"),
