@@ -121,7 +121,7 @@ def deliver(
     for name in (TIMELINE, FCPXML, EDL):  # one timeline, in the formats editors open
         write_timeline(timeline, paths[name])
         progress(name, 1.0)
-    cues = subtitles.dialogue_cues(decisions, breakdown)
+    cues = _heard(subtitles.dialogue_cues(decisions, breakdown), lines)
     atomic_write(paths[FINAL_SRT], subtitles.to_srt(cues))
     progress(FINAL_SRT, 1.0)
     size = RESOLUTIONS[storyboard.ratio]
@@ -171,6 +171,20 @@ def deliver(
     )  # fmt: skip
     progress(CONTINUITY_PAGE, 1.0)
     return Cut(shots=[d.shot.id for d in decisions], duration_s=duration_s, files=files)
+
+
+def _heard(cues: list[subtitles.Cue], lines: Sequence[Any]) -> list[subtitles.Cue]:
+    """A spoken line's subtitle stays up while it is heard: a voice slower than the reading time keeps
+    its cue on (up to where the next line or the shot begins), so text and voice end together."""
+    if len(cues) != len(lines):
+        return cues
+    out = []
+    for cue, line in zip(cues, lines, strict=True):
+        if line.source == "tts" and line.spoken_s and " ".join(line.text.split()) == cue.text:
+            end = min(max(cue.end_s, line.start_s + line.spoken_s), line.end_s)
+            cue = replace(cue, end_s=round(max(end, cue.end_s), 3))
+        out.append(cue)
+    return out
 
 
 def audio_placements(lines: Sequence[Any], edit: Edit, length: int) -> list[AudioPlacement]:
@@ -351,6 +365,8 @@ def sound_document(lines: Sequence[Any], loudness: Any, edit: Edit, voicing: Voi
                 "source": ln.source,
                 "voice": ln.voice,
                 "start_s": round(ln.start_s, 3),
+                "spoken_s": None if ln.spoken_s is None else round(ln.spoken_s, 3),
+                "tempo": ln.tempo,
                 "cost_usd": ln.cost_usd,
                 "cached": ln.cached,
                 "note": ln.note,

@@ -175,6 +175,12 @@ def test_voices_are_kept_in_the_bible_and_a_recast_speaks_only_that_characters_l
     assert {ln["source"] for ln in lines} == {"tts"}
     bible = json.loads((_folder(studio, pid) / "bible.json").read_text("utf-8"))
     assert {c["id"]: c["voices"]["espeak"] for c in bible["characters"]} == voices
+    # each subtitle is up while its line is heard, starting where the voice starts
+    cues = _cues(_folder(studio, pid) / "final.srt")
+    assert len(cues) == len(lines)
+    for (start, end), line in zip(cues, lines, strict=True):
+        assert start == pytest.approx(line["start_s"], abs=0.002)
+        assert end >= line["start_s"] + line["spoken_s"] - 0.002  # short lines: nothing caps them here
     # the timeline an editor opens carries the voices, each line where the film says it
     for name in ("timeline.otio", "timeline.fcpxml"):
         timeline = otio.adapters.read_from_file(str(_folder(studio, pid) / name))
@@ -194,6 +200,11 @@ def test_voices_are_kept_in_the_bible_and_a_recast_speaks_only_that_characters_l
     again = {ln["character"]: ln for ln in _report(studio, pid)["sound"]["lines"]}
     assert again["ana"]["cached"] is True and again["ben"]["cached"] is False
     assert studio.state(pid)["fresh"] == []  # no take was rendered for a new voice
+
+
+def _cues(srt: Path) -> list[tuple[float, float]]:
+    stamps = [ln for ln in srt.read_text("utf-8").splitlines() if "-->" in ln]
+    return [tuple(_seconds(part.strip()) for part in stamp.split("-->")) for stamp in stamps]
 
 
 def _first_cue(srt: Path) -> tuple[float, float]:

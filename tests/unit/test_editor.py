@@ -604,3 +604,17 @@ def test_transitions_shorten_the_cut_by_exactly_their_frames() -> None:
     timeline = timeline_from_decisions(decisions)
     assert timeline.duration().value == 264 - 12 - 24
     assert [c.range_in_parent().start_time.value for c in timeline.find_clips()] == [0, 66, 96, 156]
+
+
+def test_a_subtitle_stays_up_while_its_line_is_heard_but_not_into_the_next() -> None:
+    from shotline.agents.editor import _heard
+    from shotline.tools.soundtrack import LinePlan
+    from shotline.tools.subtitles import Cue
+
+    def line(text: str, spoken: float | None, source: str = "tts") -> LinePlan:
+        return LinePlan(shot_id="001", index=0, character="ana", text=text, language="en", start_s=0.5,
+                        end_s=2.0, window_end_s=1.0, source=source, spoken_s=spoken)  # fmt: skip
+
+    cues = [Cue(0.5, 1.0, "ANA", t) for t in ("slow", "slower", "quick", "silent")]
+    plan = [line("slow", 1.1), line("slower", 3.0), line("quick", 0.2), line("silent", None, "caption")]
+    assert [c.end_s for c in _heard(cues, plan)] == [1.6, 2.0, 1.0, 1.0]
