@@ -20,6 +20,7 @@ import tempfile
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -451,38 +452,10 @@ def mix_dialogue(
     lines: Sequence[DialogueLine | tuple[float, Path | str]],
     duration_s: float,
     dest: Path | str,
-    *,
-    music: Path | str | None = None,
-    music_db: float = -6.0,
-    duck_db: float = 12.0,
-    fade_s: float = 0.25,
-    target_lufs: float = ONLINE_LUFS,
-    true_peak: float = TRUE_PEAK_DBTP,
-    native: Path | str | None = None,
-    duck_spans: Sequence[tuple[float, float]] = (),
+    **options: Any,
 ) -> Path:
-    """The film's sound: each line at its start time, over an optional music bed that sits `music_db`
-    LU under the dialogue and ducks a further `duck_db` while anyone speaks; normalised to
-    `target_lufs` with true peak under `true_peak`. Writes a 48 kHz stereo 16-bit WAV of exactly
-    `duration_s` (a line running past the end is cut there) and returns its path.
-
-    `native` is the takes' own sound on the cut's clock (a file as long as the cut, starting at 0):
-    summed with the lines, never ducked; the music ducks under `duck_spans` too (lines the takes
-    speak themselves), and is levelled against the native sound when no line is spoken.
-    """
-    mix_sound(
-        lines,
-        duration_s,
-        dest,
-        music=music,
-        music_db=music_db,
-        duck_db=duck_db,
-        fade_s=fade_s,
-        target_lufs=target_lufs,
-        true_peak=true_peak,
-        native=native,
-        duck_spans=duck_spans,
-    )
+    """`mix_sound`, returning the written file's path."""
+    mix_sound(lines, duration_s, dest, **options)
     return Path(dest)
 
 
@@ -500,7 +473,15 @@ def mix_sound(
     native: Path | str | None = None,
     duck_spans: Sequence[tuple[float, float]] = (),
 ) -> Loudness:
-    """`mix_dialogue`, returning the loudness measured in the written file (for the report)."""
+    """The film's sound: each line at its start time, over an optional music bed that sits `music_db`
+    LU under the dialogue and ducks a further `duck_db` while anyone speaks; normalised to
+    `target_lufs` with true peak under `true_peak`. Writes a 48 kHz stereo 16-bit WAV of exactly
+    `duration_s` (a line running past the end is cut there) and returns the loudness measured in it.
+
+    `native` is the takes' own sound on the cut's clock (a file as long as the cut, starting at 0):
+    summed with the lines, never ducked; the music ducks under `duck_spans` too (lines the takes
+    speak themselves), and is levelled against the native sound when no line is spoken.
+    """
     if duration_s <= 0:
         raise RenderError(f"a mix needs a positive duration, got {duration_s}")
     placed = [
